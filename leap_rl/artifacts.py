@@ -1,0 +1,79 @@
+"""Files the system writes and reads back: the encoder initialization, written atomically.
+
+``encoder.pt`` holds θ⁰ with the metadata needed to use it elsewhere: the architecture, the
+observation shape it expects, the parameter names, and where it came from (meta-step, config).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+INIT_FORMAT = "leap-rl/encoder-init"
+INIT_VERSION = 1
+
+
+class ArtifactError(ValueError):
+    """A file that is missing, truncated, or not what it claims to be."""
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temporary file beside ``path``, fsync, then rename over ``path``.
+
+    A reader sees the old file or the new one, never a partial write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def save_init(path: str | Path, params: Mapping[str, torch.Tensor], *, architecture: str,
+              observation_shape: tuple[int, ...], meta_step: int | None = None,
+              extra: Mapping[str, Any] | None = None) -> Path:
+    """Writes θ⁰ (CPU tensors) and its metadata to ``path`` atomically."""
+    record = {
+        "format": INIT_FORMAT, "version": INIT_VERSION, "architecture": architecture,
+        "observation_shape": list(observation_shape), "parameter_names": list(params),
+        "meta_step": meta_step, "parameters": {k: v.detach().cpu() for k, v in params.items()},
+        "extra": dict(extra or {}),
+    }
+    return atomic_save(record, path)
+
+
+def load_init(path: str | Path) -> dict[str, Any]:
+    """Reads an ``encoder.pt`` written by :func:`save_init`; raises ArtifactError if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such file")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a truncated or foreign file
+        raise ArtifactError(f"{path}: not a readable torch file ({type(err).__name__}: {err})") \
+            from None
+    if not isinstance(record, dict) or record.get("format") != INIT_FORMAT:
+        raise ArtifactError(f"{path}: not a leap-rl encoder initialization "
+                            f"(expected format {INIT_FORMAT!r})")
+    if record.get("version") != INIT_VERSION:
+        raise ArtifactError(f"{path}: format version {record.get('version')} is not supported "
+                            f"(this leap-rl reads version {INIT_VERSION})")
+    return record

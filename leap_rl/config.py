@@ -1,0 +1,184 @@
+"""One typed, validated config for a whole experiment, loaded from YAML with dotted overrides.
+
+Every section is a pydantic model with ``extra="forbid"`` and a description per field. Where the
+paper (Flennerhag et al., ICLR 2019, appendix F) gives a value it is the default; where it is silent
+the default is the modern standard and the description says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from leap_rl.agent.config import A2CConfig
+from leap_rl.envs import PRETRAINING_POOL, resolve_game
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; ``problems`` lists every one, each naming its key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source, self.problems = source, problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid config {source} ({len(problems)} problem"
+                         f"{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class EnvConfig(_Section):
+    """Atari environment and preprocessing (paper: 84×84×3 RGB, one frame)."""
+
+    grayscale: bool = Field(False, description="Grayscale frames instead of the paper's RGB.")
+    frame_stack: int = Field(1, ge=1, le=16, description="Frames stacked per observation "
+                             "(paper: 1, its input is a single 84×84×3 frame).")
+    frame_skip: int = Field(4, ge=1, le=16, description="Emulator frames per action (paper "
+                            "silent; standard 4, Mnih et al. 2015).")
+    repeat_action_probability: float = Field(0.25, ge=0.0, le=1.0, description="Sticky-action "
+                                             "probability (paper silent; Machado et al. 2018).")
+    noop_max: int = Field(30, ge=0, le=1000, description="Random no-ops at episode start "
+                          "(paper silent; standard 30).")
+    max_episode_frames: int = Field(108_000, ge=100, description="Emulator frames before an "
+                                    "episode is truncated (standard: 30 minutes at 60 Hz).")
+
+
+class LeapConfig(_Section):
+    """The meta-gradient of eq. 8 (DESIGN.md, 'The algorithm, in our words')."""
+
+    metric: Literal["length", "energy"] = Field("energy", description="Path length d₁ (p=1) "
+                                                "or energy d₂ (p=2); paper's Atari runs: energy.")
+    loss_in_manifold: bool = Field(True, description="Include the loss in the task manifold "
+                                   "(the Δf term of eq. 8).")
+    stabilizer: bool = Field(True, description="Replace Δf by −|Δf| (sec. 2.3) so the "
+                             "meta-gradient never follows a gradient uphill.")
+
+
+class MetaConfig(_Section):
+    """The outer loop: which games, how many, how long, and Adam on θ⁰."""
+
+    pool: list[str] = Field(default_factory=lambda: list(PRETRAINING_POOL), min_length=1,
+                            description="Games sampled for meta-training (paper: 27 with ≤ 10 "
+                            "actions, minus Breakout and SpaceInvaders).")
+    meta_steps: int = Field(100, ge=1, description="Meta-updates of θ⁰ (paper: 100).")
+    meta_batch_size: int = Field(16, ge=1, description="Games sampled per meta-step (paper: 16).")
+    steps_per_task: int = Field(5_000_000, ge=1, description="Agent (environment) steps each "
+                                "game is trained for per meta-step (paper: 5M).")
+    learning_rate: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate on θ⁰ "
+                                 "(paper silent; Adam's default).")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (β₁, β₂).")
+
+    @field_validator("pool")
+    @classmethod
+    def _known_games(cls, pool: list[str]) -> list[str]:
+        names = [resolve_game(g).name for g in pool]  # raises with suggestions on a typo
+        if len(set(names)) != len(names):
+            raise ValueError(f"games appear twice: {sorted({n for n in names if names.count(n) > 1})}")
+        return names
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"each beta must be in [0, 1), got {betas}")
+        return betas
+
+    @model_validator(mode="after")
+    def _batch_fits_pool(self) -> MetaConfig:
+        if self.meta_batch_size > len(self.pool):
+            raise ValueError(f"meta_batch_size {self.meta_batch_size} exceeds the {len(self.pool)} "
+                             "games in the pool (games are sampled without replacement)")
+        return self
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment: environments, inner learner, Leap, outer loop."""
+
+    name: str = Field("leap", min_length=1, description="Run name, used in output paths.")
+    seed: int = Field(0, ge=0, description="Seeds game sampling, heads and environments.")
+    env: EnvConfig = Field(default_factory=EnvConfig, description="Atari preprocessing.")
+    inner: A2CConfig = Field(default_factory=A2CConfig, description="Actor-critic inner learner.")
+    leap: LeapConfig = Field(default_factory=LeapConfig, description="Leap meta-gradient.")
+    meta: MetaConfig = Field(default_factory=MetaConfig, description="Outer loop.")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Reads ``path`` (YAML; None = all defaults), applies ``key.sub=value`` overrides, validates.
+
+    Raises :class:`ConfigError` naming the file and listing every problem found.
+    """
+    source = str(path) if path is not None else "<defaults>"
+    data = _read_yaml(path) if path is not None else {}
+    problems = []
+    for item in overrides:
+        try:
+            _apply_override(data, item)
+        except ValueError as err:
+            problems.append(f"--set {item}: {err}")
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+
+
+def _read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise ConfigError(str(path), [f"cannot read the file: {err.strerror}"]) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(str(path), [f"not valid YAML: {err}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"top level must be a mapping, got {type(data).__name__}"])
+    return data
+
+
+def _apply_override(data: dict[str, Any], item: str) -> None:
+    """Sets ``a.b.c=value`` in nested ``data``; the value is parsed as YAML (1e-4, true, [a, b])."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError("expected key=value, e.g. leap.metric=length")
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"'{part}' is not a section")
+        node = child
+    try:
+        node[leaf] = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ValueError(f"cannot parse the value: {err}") from None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One line per pydantic error: the dotted key, the message and, for short values, the value."""
+    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    value = error.get("input")
+    if isinstance(value, (int, float, str, bool)) and len(repr(value)) < 60:
+        return f"{key}: {message} (got {value!r})"
+    return f"{key}: {message}"
+
+
+def config_fields_help(model: type[BaseModel] = ExperimentConfig, prefix: str = "") -> list[str]:
+    """``key: description`` for every field, dotted, for ``leap-rl config --describe``."""
+    lines = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines.extend(config_fields_help(annotation, f"{prefix}{name}."))
+        else:
+            lines.append(f"{prefix}{name}: {field.description}")
+    return lines
