@@ -1,0 +1,85 @@
+"""The experiment config: shipped files are valid, bad input is explained, every key documented."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from leap_rl.config import ConfigError, ExperimentConfig, config_fields_help, load_config
+from leap_rl.envs import PRETRAINING_POOL
+
+CONFIGS = sorted(Path(__file__).parents[2].joinpath("configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    assert isinstance(load_config(path), ExperimentConfig)
+
+
+def test_paper_config_has_the_papers_values():
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "paper.yaml")
+    assert (cfg.meta.meta_batch_size, cfg.meta.steps_per_task, cfg.meta.meta_steps) == (16, 5_000_000, 100)
+    assert cfg.leap.metric == "energy" and cfg.meta.pool == list(PRETRAINING_POOL)
+    inner = cfg.inner
+    assert (inner.num_envs, inner.unroll_length, inner.learning_rate, inner.rmsprop_eps,
+            inner.rmsprop_alpha, inner.entropy_cost, inner.reward_clip, inner.discount) == \
+        (32, 5, 1e-4, 1e-4, 0.99, 0.01, 5.0, 0.99)
+    assert not cfg.env.grayscale and cfg.env.frame_stack == 1
+
+
+def test_overrides_are_parsed_as_yaml_values():
+    cfg = load_config(None, ["leap.metric=length", "inner.learning_rate=3e-4",
+                             "leap.stabilizer=false", "meta.pool=[pong, ALE/Freeway-v5]",
+                             "meta.meta_batch_size=2"])
+    assert cfg.leap.metric == "length" and cfg.inner.learning_rate == 3e-4
+    assert cfg.leap.stabilizer is False and cfg.meta.pool == ["Pong", "Freeway"]
+
+
+def test_every_problem_is_listed_with_its_key_and_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("inner:\n  learning_rate: -1\n  lr: 3\nleap:\n  metric: lenght\n"
+                    "meta:\n  pool: [Pongg]\nsurprise: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text and "5 problems" in text
+    for expected in ("inner.learning_rate", "inner.lr: unknown key", "leap.metric",
+                     "meta.pool: Unknown game 'Pongg'. Did you mean: Pong", "surprise: unknown key"):
+        assert expected in text
+
+
+@pytest.mark.parametrize("overrides,fragment", [
+    (["meta.meta_batch_size=30"], "exceeds the 25 games"),
+    (["meta.pool=[Pong, pong]"], "games appear twice"),
+    (["meta.betas=[0.9, 1.5]"], "each beta must be in [0, 1)"),
+    (["inner.num_envs=0"], "inner.num_envs"),
+    (["inner.device=tpu"], "inner.device"),
+    (["oops"], "--set oops: expected key=value"),
+    (["seed=1", "seed.x=1"], "'seed' is not a section"),
+])
+def test_bad_values_are_explained(overrides, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, overrides)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("text,fragment", [("[1, 2]", "top level must be a mapping"),
+                                           ("a: [", "not valid YAML")])
+def test_unreadable_files_are_explained(tmp_path, text, fragment):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[")):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_every_field_has_a_description():
+    def walk(model):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                walk(field.annotation)
+    walk(ExperimentConfig)
+    lines = config_fields_help()
+    assert "leap.metric: " in "\n".join(lines) and len(lines) >= 30
