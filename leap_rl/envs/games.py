@@ -1,0 +1,165 @@
+"""Registry of the Atari games that ale-py ships: name resolution and action-space sizes.
+
+Every game is described by a :class:`GameSpec` (CamelCase gym name, snake_case ROM id,
+minimal action set size). The registry is built from ``ale_py.roms.get_all_rom_ids()``;
+ROMs are only loaded (one ``ALEInterface.loadROM`` per game, ~0.1 s, cached) when the
+action count of a game is actually needed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import ale_py
+from ale_py import roms
+
+# ALE's C++ core calls exit() when asked to load these ROMs: they have no single-player
+# mode. ale-py's own gym registration skips them for the same reason.
+MULTIPLAYER_ONLY_ROMS = frozenset({"combat", "joust", "maze_craze", "warlords"})
+
+# The environment variable that ale_py.roms.get_rom_path reads to override the ROM folder.
+ROM_DIR_ENV_VAR = "ALE_ROMS_DIR"
+
+_GYM_ID = re.compile(
+    r"^(?:ALE/)?(?P<game>.+?)(?:-ram)?(?:NoFrameskip|Deterministic)?(?:-v\d+)?$",
+    re.IGNORECASE,
+)
+
+
+class UnknownGameError(ValueError):
+    """Raised for a game name that matches no known game; the message suggests close names."""
+
+    def __init__(self, name: str, candidates: tuple[str, ...] = (), reason: str = "") -> None:
+        self.name = name
+        self.suggestions = close_matches(name, candidates or game_names())
+        message = f"Unknown game {name!r}"
+        if reason:
+            message += f" ({reason})"
+        if self.suggestions:
+            message += f". Did you mean: {', '.join(self.suggestions)}?"
+        else:
+            message += ". See leap_rl.envs.game_names() for the supported games."
+        super().__init__(message)
+
+
+class MissingRomError(FileNotFoundError):
+    """Raised when a known game's ROM file cannot be found (or fails ale-py's checksum)."""
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """An Atari game: CamelCase gym name, snake_case ROM id and minimal action set size."""
+
+    name: str
+    rom_id: str
+    num_actions: int
+
+    @property
+    def gym_id(self) -> str:
+        """The gymnasium id of the game's v5 environment, e.g. ``ALE/Breakout-v5``."""
+        return f"ALE/{self.name}-v5"
+
+
+def close_matches(name: str, candidates: tuple[str, ...], n: int = 5) -> tuple[str, ...]:
+    """Candidates closest to ``name``, ignoring case, punctuation and gym id decorations."""
+    match = _GYM_ID.match(name.strip())
+    query = _key(match.group("game") if match else name)
+    by_key = {_key(candidate): candidate for candidate in candidates}
+    keys = difflib.get_close_matches(query, list(by_key), n=n, cutoff=0.6)
+    return tuple(by_key[key] for key in keys)
+
+
+def rom_id_to_name(rom_id: str) -> str:
+    """CamelCase gym name of a ROM id, e.g. ``space_invaders`` -> ``SpaceInvaders``."""
+    # Same rule as ale_py.registration, so names always match the gym ids.
+    return rom_id.title().replace("_", "")
+
+
+def _key(name: str) -> str:
+    """Normalised lookup key: lower case, only letters and digits."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@functools.lru_cache(maxsize=1)
+def _rom_ids_by_key() -> dict[str, str]:
+    """Map from normalised key to ROM id, for every single-player ROM ale-py knows."""
+    return {
+        _key(rom_id): rom_id
+        for rom_id in roms.get_all_rom_ids()
+        if rom_id not in MULTIPLAYER_ONLY_ROMS
+    }
+
+
+def game_names() -> tuple[str, ...]:
+    """CamelCase names of every supported game, in ale-py's ROM order."""
+    return tuple(rom_id_to_name(rom_id) for rom_id in _rom_ids_by_key().values())
+
+
+def _lookup_rom_id(name: str) -> str | None:
+    """ROM id for any accepted spelling of a game name, or None."""
+    by_key = _rom_ids_by_key()
+    if _key(name) in by_key:  # covers Breakout, breakout, space_invaders, SpaceInvaders
+        return by_key[_key(name)]
+    match = _GYM_ID.match(name.strip())
+    if match is None:
+        return None
+    return by_key.get(_key(match.group("game")))
+
+
+def is_atari_game(name: str) -> bool:
+    """Whether ``name`` is any accepted spelling of a supported Atari game."""
+    return _lookup_rom_id(name) is not None
+
+
+def rom_path(rom_id: str) -> Path:
+    """Path of a ROM file; raises MissingRomError with instructions if it is unavailable."""
+    try:
+        path = roms.get_rom_path(rom_id)
+    except OSError as err:  # missing file or folder, or a checksum mismatch
+        raise MissingRomError(_missing_rom_message(rom_id, str(err))) from err
+    if path is None or not Path(path).is_file():
+        raise MissingRomError(_missing_rom_message(rom_id, f"no file at {path}"))
+    return Path(path)
+
+
+def _missing_rom_message(rom_id: str, detail: str) -> str:
+    """Explain how to make the ROM of ``rom_id`` available."""
+    return (
+        f"ROM for {rom_id_to_name(rom_id)} ({rom_id}.bin) is not available: {detail}. "
+        "ale-py >= 0.9 ships every ROM inside its wheel, so reinstalling ale-py usually "
+        f"fixes this. If ${ROM_DIR_ENV_VAR} is set, it must name a folder that contains "
+        f"{rom_id}.bin (unset it to use the bundled ROMs), or install the ROMs with "
+        f"`pip install autorom && AutoROM --accept-license --install-dir DIR` and set "
+        f"{ROM_DIR_ENV_VAR}=DIR."
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _minimal_action_count(rom_id: str) -> int:
+    """Size of the minimal action set of a ROM, read by loading it into a bare ALEInterface."""
+    path = rom_path(rom_id)
+    # The same global setting ale_py.env.AtariEnv applies: silence the ROM banners.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    ale = ale_py.ALEInterface()
+    ale.loadROM(str(path))
+    return len(ale.getMinimalActionSet())
+
+
+def resolve_game(name: str) -> GameSpec:
+    """Resolve any spelling of a game (``Breakout``, ``ALE/Breakout-v5``, ``space_invaders``, ...)."""
+    rom_id = _lookup_rom_id(name)
+    if rom_id is None:
+        base = _GYM_ID.match(name.strip())
+        if base and _key(base.group("game")) in {_key(r) for r in MULTIPLAYER_ONLY_ROMS}:
+            raise UnknownGameError(name, reason="ROM has no single-player mode")
+        raise UnknownGameError(name)
+    return GameSpec(rom_id_to_name(rom_id), rom_id, _minimal_action_count(rom_id))
+
+
+def num_actions(game: str) -> int:
+    """Size of the minimal action set of ``game`` (any accepted spelling); cached per ROM."""
+    return resolve_game(game).num_actions
