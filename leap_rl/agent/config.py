@@ -1,0 +1,62 @@
+"""Validated hyperparameters of the actor-critic inner learner.
+
+Defaults reproduce Flennerhag et al. (ICLR 2019), appendix F ("Experiment details: Atari"):
+batch of 32 environments, unroll length 5, RMSProp (lr 1e-4, eps 1e-4, alpha 0.99),
+entropy cost 0.01, rewards clipped to +-5, discount 0.99. Where the paper is silent the
+description says so and the value is the common A2C/IMPALA choice.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class A2CConfig(BaseModel):
+    """Hyperparameters of one actor-critic learner (one task = one game)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_envs: int = Field(
+        32, ge=1, description="Parallel environments per batch (paper, app. F: batch size 32)."
+    )
+    unroll_length: int = Field(
+        5, ge=1, description="Env steps per environment per update (paper, app. F: unroll 5)."
+    )
+    discount: float = Field(
+        0.99, ge=0.0, le=1.0, description="Discount factor gamma (paper, app. F: 0.99)."
+    )
+    entropy_cost: float = Field(
+        0.01, ge=0.0, description="Weight of the entropy bonus (paper, app. F: 0.01)."
+    )
+    value_loss_coef: float = Field(
+        0.5, ge=0.0, description="Weight of the value loss (paper silent; A2C standard 0.5)."
+    )
+    learning_rate: float = Field(
+        1e-4, gt=0.0, description="RMSProp learning rate (paper, app. F: 1e-4)."
+    )
+    rmsprop_eps: float = Field(
+        1e-4, gt=0.0, description="RMSProp epsilon (paper, app. F: 1e-4; torch adds it outside sqrt)."
+    )
+    rmsprop_alpha: float = Field(
+        0.99, gt=0.0, lt=1.0, description="RMSProp squared-gradient decay (paper, app. F: 0.99)."
+    )
+    max_grad_norm: float | None = Field(
+        40.0, gt=0.0, description="Global gradient-norm clip, None = off (paper silent; IMPALA 40)."
+    )
+    reward_clip: float = Field(
+        5.0, gt=0.0, description="Rewards clipped to [-c, c] for the loss (paper, app. F: 5.0)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Torch device; auto = cuda when available, else cpu."
+    )
+    encoder: Literal["nature2013", "mlp"] = Field(
+        "nature2013",
+        description="Encoder: Mnih et al. (2013) conv net (paper, app. F) or MLP for vector obs.",
+    )
+    meta_parameters: list[str] = Field(
+        default_factory=lambda: ["encoder."],
+        min_length=1,
+        description="Name prefixes of the parameters Leap meta-learns (paper: the shared encoder).",
+    )

@@ -1,0 +1,165 @@
+"""Actor-critic networks: a shared encoder with linear policy and value heads.
+
+The Atari network is the one of Mnih et al. (2013) as used by Flennerhag et al. (ICLR 2019),
+appendix F: "estimating both value function and policy through linear layers connected to the
+final output of a shared convolutional network". Leap meta-learns the encoder only; the heads
+are sized to each game's action set and re-initialized for every task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "ActorCritic",
+    "MLPEncoder",
+    "Nature2013Encoder",
+    "build_actor_critic",
+    "encoder_state",
+    "load_encoder",
+    "meta_parameters",
+    "reset_heads",
+]
+
+ENCODER_PREFIX = "encoder."
+
+
+def _conv_out(size: int, kernel: int, stride: int) -> int:
+    return (size - kernel) // stride + 1
+
+
+class Nature2013Encoder(nn.Module):
+    """Mnih et al. (2013) torso: conv 16x8x8/4, ReLU, conv 32x4x4/2, ReLU, fc 256, ReLU.
+
+    Input: pixels in [0, 255] (uint8 expected), shape (B, C, H, W); output (B, 256).
+    """
+
+    output_dim = 256
+
+    def __init__(self, in_channels: int = 3, input_hw: tuple[int, int] = (84, 84)) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=8, stride=4)
+        self.conv2 = nn.Conv2d(16, 32, kernel_size=4, stride=2)
+        h = _conv_out(_conv_out(input_hw[0], 8, 4), 4, 2)
+        w = _conv_out(_conv_out(input_hw[1], 8, 4), 4, 2)
+        self.fc = nn.Linear(32 * h * w, self.output_dim)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        # Scaling lives here so rollout buffers stay uint8 (4x less memory and copy traffic).
+        x = obs.float() / 255.0
+        x = torch.relu(self.conv1(x))
+        x = torch.relu(self.conv2(x))
+        return torch.relu(self.fc(x.flatten(1)))
+
+
+class MLPEncoder(nn.Module):
+    """Two tanh hidden layers for vector observations (CartPole); not part of the paper."""
+
+    def __init__(self, obs_dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.output_dim = hidden
+        self.fc1 = nn.Linear(obs_dim, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        x = obs.float().flatten(1)
+        return torch.tanh(self.fc2(torch.tanh(self.fc1(x))))
+
+
+class ActorCritic(nn.Module):
+    """Shared `encoder` with a linear `policy` head (logits) and a linear `value` head."""
+
+    def __init__(self, encoder: nn.Module, num_actions: int) -> None:
+        super().__init__()
+        feature_dim = int(getattr(encoder, "output_dim"))
+        self.encoder = encoder
+        self.policy = nn.Linear(feature_dim, num_actions)
+        self.value = nn.Linear(feature_dim, 1)
+        reset_heads(self)
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """Return (logits (B, num_actions), value (B,))."""
+        features = self.encoder(obs)
+        return self.policy(features), self.value(features).squeeze(-1)
+
+
+def build_actor_critic(
+    cfg_encoder_name: str, observation_shape: Sequence[int], num_actions: int
+) -> ActorCritic:
+    """Build the actor-critic for one env's single observation shape and action count.
+
+    "nature2013" expects channels-first images (C, H, W); "mlp" flattens any vector shape.
+    """
+    shape = tuple(int(s) for s in observation_shape)
+    if cfg_encoder_name == "nature2013":
+        if len(shape) != 3:
+            raise ValueError(f"nature2013 needs (C, H, W) observations, got shape {shape}")
+        encoder: nn.Module = Nature2013Encoder(shape[0], input_hw=(shape[1], shape[2]))
+    elif cfg_encoder_name == "mlp":
+        obs_dim = 1
+        for s in shape:
+            obs_dim *= s
+        encoder = MLPEncoder(obs_dim)
+    else:
+        raise ValueError(f"unknown encoder {cfg_encoder_name!r}; expected 'nature2013' or 'mlp'")
+    return ActorCritic(encoder, num_actions)
+
+
+def meta_parameters(model: nn.Module, prefixes: Iterable[str]) -> dict[str, nn.Parameter]:
+    """The live parameters whose names start with any of `prefixes` (what Leap meta-learns)."""
+    prefixes = list(prefixes)
+    named = dict(model.named_parameters())
+    unmatched = [p for p in prefixes if not any(n.startswith(p) for n in named)]
+    if unmatched:
+        raise KeyError(
+            f"meta-parameter prefixes {unmatched} match no parameter; available: {sorted(named)}"
+        )
+    return {n: p for n, p in named.items() if any(n.startswith(p) for p in prefixes)}
+
+
+def reset_heads(model: ActorCritic, generator: torch.Generator | int | None = None) -> None:
+    """Re-initialize the policy and value heads (fresh per task, paper app. F).
+
+    Orthogonal init with gain 0.01 (policy, near-uniform initial policy) and 1.0 (value), zero
+    biases: the paper is silent; this is the OpenAI-baselines A2C choice.
+    """
+    if isinstance(generator, int):
+        generator = torch.Generator().manual_seed(generator)
+    with torch.no_grad():
+        for head, gain in ((model.policy, 0.01), (model.value, 1.0)):
+            # Generators are device-bound: initialize on CPU, then copy into place.
+            weight = torch.empty(head.weight.shape)
+            nn.init.orthogonal_(weight, gain=gain, generator=generator)
+            head.weight.copy_(weight)
+            head.bias.zero_()
+
+
+def encoder_state(model: ActorCritic) -> dict[str, Tensor]:
+    """Detached CPU copies of the encoder parameters, keyed as in `model.named_parameters()`."""
+    return {
+        ENCODER_PREFIX + n: p.detach().to("cpu", copy=True)
+        for n, p in model.encoder.named_parameters()
+    }
+
+
+def load_encoder(model: ActorCritic, state: Mapping[str, Tensor]) -> None:
+    """Copy `state` (as from `encoder_state`) into the encoder in place; all names must match."""
+    params = {ENCODER_PREFIX + n: p for n, p in model.encoder.named_parameters()}
+    missing = sorted(set(params) - set(state))
+    unexpected = sorted(set(state) - set(params))
+    if missing or unexpected:
+        raise KeyError(f"encoder state mismatch: missing {missing}, unexpected {unexpected}")
+    bad = [
+        f"{n}: model {tuple(p.shape)} vs state {tuple(state[n].shape)}"
+        for n, p in params.items()
+        if tuple(p.shape) != tuple(state[n].shape)
+    ]
+    if bad:
+        raise ValueError("encoder shape mismatch (different observation shape?): " + "; ".join(bad))
+    with torch.no_grad():
+        # In-place copy keeps optimizer references to the live parameters valid.
+        for n, p in params.items():
+            p.copy_(state[n])

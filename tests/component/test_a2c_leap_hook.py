@@ -1,0 +1,148 @@
+"""The Leap hook of the A2C learner: one observe per optimizer step, with θⁱ and gⁱ before the step.
+
+Flennerhag et al. (ICLR 2019), eq. 8: the meta-gradient needs, per inner step i, the loss
+f(θⁱ), the parameters θⁱ and the gradient ∇f(θⁱ) that the step is taken with.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from leap_rl.agent import A2CConfig, A2CLearner, build_actor_critic, encoder_state
+from leap_rl.envs import make_vector_env
+from leap_rl.leap import LeapAccumulator
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small models: intra-op threads only add contention on a busy 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class RecordingAccumulator(LeapAccumulator):
+    """The real accumulator, plus a check of every observation against the live model."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model: torch.nn.Module | None = None
+        self.calls = 0
+        self.seen_params: list[dict[str, torch.Tensor]] = []
+        self.losses: list[torch.Tensor] = []
+
+    def observe(self, loss, params, grads) -> None:
+        live = dict(self.model.named_parameters()) if self.model is not None else {}
+        for name in params:
+            assert torch.equal(params[name], live[name].detach()), name
+            assert torch.equal(grads[name], live[name].grad), name
+        self.calls += 1
+        self.seen_params.append({n: t.detach().clone() for n, t in params.items()})
+        self.losses.append(loss.detach().clone())
+        super().observe(loss, params, grads)
+
+
+def cartpole_learner(accumulator, seed: int = 0, **overrides) -> A2CLearner:
+    cfg = A2CConfig(num_envs=4, unroll_length=5, learning_rate=3e-3, encoder="mlp", device="cpu",
+                    **overrides)
+    env = make_vector_env("CartPole-v1", cfg.num_envs, seed=seed)
+    torch.manual_seed(seed)
+    model = build_actor_critic("mlp", env.single_observation_space.shape,
+                               env.single_action_space.n)
+    return A2CLearner(env, model, cfg, seed=seed, accumulator=accumulator)
+
+
+def test_one_observe_per_step_with_params_before_the_step():
+    acc = RecordingAccumulator(metric="length")
+    learner = cartpole_learner(acc)
+    acc.model = learner.model
+    for _ in learner.train(total_agent_steps=20 * 12, report_every_updates=5):
+        pass
+    assert acc.calls == learner.updates == 12
+    assert sorted(acc.seen_params[0]) == sorted(encoder_state(learner.model))
+    # θⁱ⁺¹ (seen at step i+1) differs from θⁱ: the step was applied after observe, not before.
+    for before, after in zip(acc.seen_params, acc.seen_params[1:]):
+        assert any(not torch.equal(before[n], after[n]) for n in before)
+    final = dict(learner.model.named_parameters())
+    assert any(not torch.equal(acc.seen_params[-1][n], final[n].detach()) for n in final
+               if n in acc.seen_params[-1])
+    assert all(torch.isfinite(loss) and loss.dim() == 0 for loss in acc.losses)
+    flushed = acc.flush()
+    assert sorted(flushed) == sorted(acc.seen_params[0])
+    assert all(torch.isfinite(t).all() and t.abs().sum() > 0 for t in flushed.values())
+
+
+def test_loss_and_grads_passed_are_f_and_grad_f_at_theta_i(monkeypatch):
+    import copy
+
+    import leap_rl.agent.a2c as a2c_module
+
+    learner = cartpole_learner(None, seed=1, max_grad_norm=None)  # clipping would rescale gⁱ
+    batches = []
+    real_loss = a2c_module.a2c_loss
+
+    def recording_loss(logits, values, actions, returns, *args):
+        obs = learner._obs[: learner.cfg.unroll_length].flatten(0, 1).clone()
+        batches.append((obs, actions.clone(), returns.clone(), args))
+        return real_loss(logits, values, actions, returns, *args)
+
+    monkeypatch.setattr(a2c_module, "a2c_loss", recording_loss)
+    seen = []
+
+    class Spy(LeapAccumulator):
+        def observe(self, loss, params, grads):
+            seen.append((loss.clone(), {n: g.clone() for n, g in grads.items()},
+                         copy.deepcopy(learner.model)))
+            super().observe(loss, params, grads)
+
+    learner.accumulator = Spy()
+    for _ in range(3):
+        learner.update()
+    for (loss, grads, model_i), (obs, actions, returns, args) in zip(seen, batches):
+        logits, values = model_i(obs)  # a fresh forward at θⁱ on step i's batch
+        expected, _ = real_loss(logits, values, actions, returns, *args)
+        torch.testing.assert_close(loss, expected.detach())
+        names = list(grads)
+        params = [dict(model_i.named_parameters())[n] for n in names]
+        for n, g in zip(names, torch.autograd.grad(expected, params)):
+            torch.testing.assert_close(grads[n], g)
+
+
+def test_training_without_accumulator_works():
+    learner = cartpole_learner(None, seed=2)
+    before = [p.detach().clone() for p in learner.model.parameters()]
+    reports = list(learner.train(total_agent_steps=400, report_every_updates=10))
+    assert learner.updates == 20 and reports[-1].agent_steps == 400
+    after = list(learner.model.parameters())
+    assert all(not torch.equal(b, a.detach()) for b, a in zip(before, after))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("game, actions", [("Breakout", 4), ("Alien", 18)])
+def test_atari_end_to_end_with_real_accumulator(game, actions):
+    cfg = A2CConfig(num_envs=8)  # paper settings otherwise; 8 envs to stay quick
+    env = make_vector_env(game, cfg.num_envs, seed=0)
+    try:
+        assert env.single_observation_space.shape == (3, 84, 84)
+        torch.manual_seed(0)
+        model = build_actor_critic(cfg.encoder, env.single_observation_space.shape,
+                                   env.single_action_space.n)
+        assert model.policy.out_features == actions
+        acc = RecordingAccumulator(metric="energy")
+        learner = A2CLearner(env, model, cfg, seed=0, accumulator=acc)
+        acc.model = learner.model
+        assert learner._obs.shape[1:] == (8, 3, 84, 84)
+        reports = list(learner.train(total_agent_steps=320, report_every_updates=4))
+        assert acc.calls == learner.updates == 8 and learner.agent_steps == 320
+        assert len(reports) == 2
+        flushed = acc.flush()
+        assert sorted(flushed) == sorted(encoder_state(model))
+        assert sorted(flushed) == ["encoder.conv1.bias", "encoder.conv1.weight",
+                                   "encoder.conv2.bias", "encoder.conv2.weight",
+                                   "encoder.fc.bias", "encoder.fc.weight"]
+        assert all(torch.isfinite(t).all() for t in flushed.values())
+        assert acc.stats()["segments"] == 7
+    finally:
+        env.close()
