@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 smoke: install
-	$(BIN)/leap-rl train-task --config configs/smoke.yaml --game Breakout --steps 3200 --out runs/smoke
+	$(BIN)/leap-rl train configs/smoke.yaml --out runs/smoke
 
 test: install
 	$(BIN)/python -m pytest -q -ra tests

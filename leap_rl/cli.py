@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--no-leap", action="store_true", help="train without the Leap hook")
     task.add_argument("--report-every", type=_positive_int, default=20,
                       help="updates between progress reports")
+    train = sub.add_parser("train", help="meta-train an initialization with Leap on Ray")
+    _add_config_args(train, positional=True)
+    train.add_argument("--out", default=None, help="run directory (default: runs/NAME)")
+    train.add_argument("--address", default=None, help="Ray cluster to join ('auto', or "
+                       "host:port); default: RAY_ADDRESS if set, else an embedded local instance")
+    train.add_argument("--resume", default=None, metavar="DIR",
+                       help="continue the run in DIR from its latest good checkpoint")
+    train.add_argument("--dry-run", action="store_true",
+                       help="validate, print the plan and exit without starting Ray")
     return parser
 
 
@@ -85,7 +94,39 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"config": cmd_config, "train-task": cmd_train_task}
+def cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from leap_rl.distributed.plan import describe_plan
+
+    cfg = load_config(args.config, args.overrides)
+    out = args.resume or args.out or f"runs/{cfg.name}"
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    if args.resume and not Path(args.resume).is_dir():
+        raise ArtifactError(f"--resume {args.resume}: no such run directory")
+    print(describe_plan(cfg, out, address))
+    if args.dry_run:
+        return 0
+    import ray
+
+    from leap_rl.distributed.driver import MetaTrainer, MetaTrainingError
+
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+    try:
+        summary = MetaTrainer(cfg, out, resume=bool(args.resume)).run()
+    except MetaTrainingError as err:
+        print(f"leap-rl: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        ray.shutdown()
+    print(f"done: learned initialization in {summary['init']}")
+    return 0
+
+
+COMMANDS = {"config": cmd_config, "train-task": cmd_train_task, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,8 +62,9 @@ class MetaConfig(_Section):
     """The outer loop: which games, how many, how long, and Adam on θ⁰."""
 
     pool: list[str] = Field(default_factory=lambda: list(PRETRAINING_POOL), min_length=1,
-                            description="Games sampled for meta-training (paper: 27 with ≤ 10 "
-                            "actions, minus Breakout and SpaceInvaders).")
+                            description="Games sampled for meta-training (default: the 25 "
+                            "classic games with ≤ 10 actions minus Breakout and SpaceInvaders; "
+                            "see leap_rl/envs/pools.py on the paper's count of 27).")
     meta_steps: int = Field(100, ge=1, description="Meta-updates of θ⁰ (paper: 100).")
     meta_batch_size: int = Field(16, ge=1, description="Games sampled per meta-step (paper: 16).")
     steps_per_task: int = Field(5_000_000, ge=1, description="Agent (environment) steps each "
@@ -95,6 +96,36 @@ class MetaConfig(_Section):
         return self
 
 
+class WorkersConfig(_Section):
+    """Ray worker actors: resources, streaming and failure handling."""
+
+    num_workers: int | None = Field(None, ge=1, description="Worker actors; None = as many as "
+                                    "the cluster's resources fit, at most meta_batch_size.")
+    num_cpus: float = Field(1.0, ge=0.0, description="CPUs each worker requests.")
+    num_gpus: float = Field(0.0, ge=0.0, description="GPUs each worker requests; fractions "
+                            "(0.25) let several workers share one GPU.")
+    flush_every: int = Field(50, ge=1, description="Inner updates between streamed partial "
+                             "meta-gradients (chunks).")
+    failure_policy: Literal["keep_partial", "retry"] = Field("keep_partial", description="A "
+                                                             "task whose worker dies keeps the "
+                                                             "chunks received, or is retried.")
+    max_task_retries: int = Field(1, ge=0, description="Retries per task under the retry policy.")
+    min_tasks_per_meta_step: int = Field(1, ge=1, description="Fewest contributing tasks for "
+                                         "a meta-step to count; fewer fails the run.")
+    task_timeout_s: float = Field(600.0, gt=0.0, description="A task silent (no chunk) this "
+                                  "long is treated as failed.")
+    startup_timeout_s: float = Field(300.0, gt=0.0, description="Wait for resources to place "
+                                     "workers before stopping with an error.")
+
+
+class RunConfig(_Section):
+    """Checkpoints and outputs of a meta-training run."""
+
+    checkpoint_every: int = Field(10, ge=1, description="Meta-steps between checkpoints "
+                                  "(one is always written at the end).")
+    keep_checkpoints: int = Field(3, ge=1, description="Most recent checkpoints kept.")
+
+
 class ExperimentConfig(_Section):
     """A whole experiment: environments, inner learner, Leap, outer loop."""
 
@@ -104,6 +135,15 @@ class ExperimentConfig(_Section):
     inner: A2CConfig = Field(default_factory=A2CConfig, description="Actor-critic inner learner.")
     leap: LeapConfig = Field(default_factory=LeapConfig, description="Leap meta-gradient.")
     meta: MetaConfig = Field(default_factory=MetaConfig, description="Outer loop.")
+    workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Ray workers.")
+    run: RunConfig = Field(default_factory=RunConfig, description="Checkpoints and outputs.")
+
+    @model_validator(mode="after")
+    def _enough_tasks_possible(self) -> ExperimentConfig:
+        if self.workers.min_tasks_per_meta_step > self.meta.meta_batch_size:
+            raise ValueError(f"workers.min_tasks_per_meta_step ({self.workers.min_tasks_per_meta_step}"
+                             f") exceeds meta.meta_batch_size ({self.meta.meta_batch_size})")
+        return self
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> ExperimentConfig:

@@ -1,0 +1,84 @@
+"""Exactly-once aggregation of streamed chunks into one meta-step's meta-gradient.
+
+A chunk counts once, keyed by (meta-step, task, sequence number): Ray replays a streaming generator
+from its start when a task is retried, so the replayed prefix arrives again and is dropped here.
+Each task's chunks are summed in place into that task's own buffer and the tasks are added in task
+order at the end, so the result does not depend on the order in which chunks arrived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from leap_rl.distributed.protocol import Chunk
+
+
+@dataclass
+class TaskTally:
+    """What the driver knows of one task from the chunks it accepted."""
+
+    chunks: int = 0
+    agent_steps: int = 0
+    stats: dict[str, float] = field(default_factory=dict)
+    episodes: list[tuple[int, float, int]] = field(default_factory=list)
+    final: bool = False
+    gradient: dict[str, torch.Tensor] | None = None
+    seen: set[int] = field(default_factory=set)
+
+
+class MetaStepAggregator:
+    """Collects one meta-step's chunks; ``mean_gradient`` gives ∇F̄ over contributing tasks."""
+
+    def __init__(self, meta_step: int, num_tasks: int) -> None:
+        self.meta_step = meta_step
+        self.tasks = [TaskTally() for _ in range(num_tasks)]
+        self.duplicates = self.stale = self.nonfinite = 0
+
+    def add(self, chunk: Chunk) -> str:
+        """Adds a chunk unless already seen, stale or non-finite; returns which of the four."""
+        if chunk.meta_step != self.meta_step or not 0 <= chunk.task < len(self.tasks):
+            self.stale += 1
+            return "stale"
+        tally = self.tasks[chunk.task]
+        if chunk.seq in tally.seen:
+            self.duplicates += 1
+            return "duplicate"
+        tally.seen.add(chunk.seq)
+        gradient = chunk.progress.gradient
+        if not all(bool(torch.isfinite(g).all()) for g in gradient.values()):
+            self.nonfinite += 1
+            return "nonfinite"
+        if tally.gradient is None:
+            tally.gradient = {k: g.clone() for k, g in gradient.items()}
+        else:
+            for k, g in gradient.items():
+                tally.gradient[k].add_(g)
+        self._record(tally, chunk)
+        return "accepted"
+
+    @staticmethod
+    def _record(tally: TaskTally, chunk: Chunk) -> None:
+        progress = chunk.progress
+        tally.chunks += 1
+        tally.agent_steps = max(tally.agent_steps, progress.agent_steps)
+        tally.stats = dict(progress.stats) or tally.stats
+        tally.episodes.extend(progress.episodes)
+        tally.final = tally.final or progress.final
+
+    @property
+    def contributing(self) -> list[int]:
+        """Tasks with at least one accepted chunk, in task order."""
+        return [i for i, t in enumerate(self.tasks) if t.gradient is not None]
+
+    def mean_gradient(self) -> tuple[dict[str, torch.Tensor] | None, int]:
+        """(Σ_τ Gτ over contributing tasks, their number); the caller divides (Adam step)."""
+        tasks = self.contributing
+        if not tasks:
+            return None, 0
+        total = {k: g.clone() for k, g in self.tasks[tasks[0]].gradient.items()}
+        for i in tasks[1:]:
+            for k, g in self.tasks[i].gradient.items():
+                total[k].add_(g)
+        return total, len(tasks)

@@ -1,0 +1,141 @@
+"""The meta-training driver: holds θ⁰ and Adam, samples games, runs meta-steps, checkpoints.
+
+Algorithm 1 of the paper, distributed: every meta-step samples ``meta_batch_size`` games, the
+workers train them from θ⁰ and stream partial meta-gradients, and θ⁰ takes one Adam step on their
+mean once the batch is in.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import ray
+import torch
+
+from leap_rl.agent import build_actor_critic, meta_parameters
+from leap_rl.artifacts import save_init
+from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
+from leap_rl.distributed.protocol import Assignment
+from leap_rl.distributed.runlog import RunLog
+from leap_rl.distributed.runners import A2CTask
+from leap_rl.distributed.scheduler import MetaStepRun, WorkerPool
+from leap_rl.envs import make_vector_env
+from leap_rl.meta_optimizer import MetaOptimizer
+
+
+class MetaTrainingError(RuntimeError):
+    """The run cannot go on (too few tasks contributed, no resources); the message says why."""
+
+
+def sample_games(cfg: ExperimentConfig, meta_step: int) -> list[str]:
+    """The games of ``meta_step``: a function of (seed, meta-step) alone, so resumes repeat it."""
+    rng = np.random.default_rng([cfg.seed, meta_step])
+    picks = rng.choice(len(cfg.meta.pool), size=cfg.meta.meta_batch_size, replace=False)
+    return [cfg.meta.pool[i] for i in picks]
+
+
+def task_seed(cfg: ExperimentConfig, meta_step: int, task: int) -> int:
+    """A distinct, reproducible seed per (run seed, meta-step, task)."""
+    return int(np.random.SeedSequence([cfg.seed, meta_step, task]).generate_state(1)[0] >> 1)
+
+
+def initial_init(cfg: ExperimentConfig) -> tuple[dict[str, torch.Tensor], tuple[int, ...]]:
+    """A freshly initialized θ⁰ (seeded), and the observation shape it is made for."""
+    probe = make_vector_env(cfg.meta.pool[0], 1, seed=cfg.seed, **cfg.env.model_dump())
+    shape = tuple(probe.single_observation_space.shape)
+    probe.close()
+    torch.manual_seed(cfg.seed)
+    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1)
+    params = meta_parameters(model, cfg.inner.meta_parameters)
+    return {k: v.detach().clone() for k, v in params.items()}, shape
+
+
+def resolve_num_workers(cfg: ExperimentConfig) -> int:
+    """The configured number, or as many as the cluster's current resources fit (≤ batch size)."""
+    if cfg.workers.num_workers is not None:
+        return cfg.workers.num_workers
+    available = ray.cluster_resources()
+    fits = [int(available.get(key, 0) // need) for key, need in
+            (("CPU", cfg.workers.num_cpus), ("GPU", cfg.workers.num_gpus)) if need > 0]
+    fit = min(fits) if fits else cfg.meta.meta_batch_size
+    # Zero fits on an autoscaling cluster that has not grown yet: ask for the batch and let the
+    # pending workers bring up nodes (startup_timeout_s bounds the wait).
+    return min(cfg.meta.meta_batch_size, fit) if fit > 0 else cfg.meta.meta_batch_size
+
+
+class MetaTrainer:
+    """Runs (or resumes) meta-training into the run directory ``out``."""
+
+    def __init__(self, cfg: ExperimentConfig, out: str | Path, *, runner=None,
+                 stream: TextIO = sys.stdout, resume: bool = False) -> None:
+        self.cfg, self.out = cfg, Path(out)
+        self.runner = runner or A2CTask()
+        self.log = RunLog(self.out, cfg, stream)
+        init, self.observation_shape = initial_init(cfg)
+        self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
+        self.start = 0
+        if resume:
+            self._restore()
+
+    def _restore(self) -> None:
+        state = load_latest(self.out / "checkpoints", self.log.say)
+        if state is None:
+            self.log.say(f"no usable checkpoint in {self.out / 'checkpoints'}: starting afresh")
+            return
+        self.meta.load_state_dict(state["meta_optimizer"])
+        self.start = int(state["meta_step"])
+        self.log.say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
+
+    def run(self) -> dict:
+        """All remaining meta-steps; returns a summary. Workers are stopped on any exit."""
+        cfg = self.cfg
+        pool = WorkerPool(cfg, self.runner, resolve_num_workers(cfg))
+        self.log.say(f"meta-training {cfg.name}: {cfg.meta.meta_steps} meta-steps × "
+                     f"{cfg.meta.meta_batch_size} games, {pool.size} workers "
+                     f"({cfg.workers.num_cpus} CPU, {cfg.workers.num_gpus} GPU each) → {self.out}")
+        last = {}
+        try:
+            for m in range(self.start, cfg.meta.meta_steps):
+                last = self._meta_step(m, pool)
+                if (m + 1) % cfg.run.checkpoint_every == 0 or m + 1 == cfg.meta.meta_steps:
+                    self._checkpoint(m + 1)
+        finally:
+            pool.shutdown()
+            self.log.close()
+        return {"meta_steps": cfg.meta.meta_steps, "out": str(self.out),
+                "init": str(self.out / "init" / "encoder.pt"), **last}
+
+    def _meta_step(self, m: int, pool: WorkerPool) -> dict:
+        cfg, start = self.cfg, time.monotonic()
+        games = sample_games(cfg, m)
+        assignments = [Assignment(m, t, g, task_seed(cfg, m, t), cfg.meta.steps_per_task)
+                       for t, g in enumerate(games)]
+        steps = cfg.meta.steps_per_task
+        run = MetaStepRun(cfg, pool, assignments, ray.put(self.meta.init),
+                          lambda c, v: self.log.chunk(m, games[c.task], steps, c, v))
+        try:
+            agg = run.run()
+        except BaseException:
+            run.cancel()
+            raise
+        total, n = agg.mean_gradient()
+        if n < cfg.workers.min_tasks_per_meta_step:
+            failures = "; ".join(f"{r.assignment.game}: {r.error}" for r in run.records if r.error)
+            raise MetaTrainingError(f"meta-step {m + 1}: only {n} task(s) contributed, fewer than "
+                                    f"workers.min_tasks_per_meta_step="
+                                    f"{cfg.workers.min_tasks_per_meta_step} ({failures})")
+        update = self.meta.step(total, n)
+        return self.log.meta_step(m, agg, run.records, update, time.monotonic() - start)
+
+    def _checkpoint(self, completed: int) -> None:
+        state = {"meta_optimizer": self.meta.state_dict(), "config": self.cfg.model_dump(mode="json"),
+                 "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed}}
+        save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)
+        save_init(self.out / "init" / "encoder.pt", self.meta.init,
+                  architecture=self.cfg.inner.encoder, observation_shape=self.observation_shape,
+                  meta_step=completed, extra={"run": self.cfg.name, "pool": self.cfg.meta.pool})

@@ -1,0 +1,35 @@
+"""The plan of a meta-training run, as ``leap-rl train --dry-run`` prints it (no Ray needed)."""
+
+from __future__ import annotations
+
+from leap_rl.config import ExperimentConfig
+
+
+def describe_plan(cfg: ExperimentConfig, out: str, address: str | None) -> str:
+    """Meta-steps, games per meta-step, workers and their requests, estimated env steps."""
+    meta, workers = cfg.meta, cfg.workers
+    env_steps = meta.meta_steps * meta.meta_batch_size * meta.steps_per_task
+    count = (str(workers.num_workers) if workers.num_workers is not None
+             else f"as many as the cluster fits, at most {meta.meta_batch_size}")
+    where = address or "an embedded local Ray instance"
+    lines = [
+        f"run:               {cfg.name} → {out}",
+        f"ray:               {where}",
+        f"meta-steps:        {meta.meta_steps} (checkpoint every {cfg.run.checkpoint_every}, "
+        f"keep {cfg.run.keep_checkpoints})",
+        f"games per step:    {meta.meta_batch_size} of a pool of {len(meta.pool)}: "
+        f"{', '.join(meta.pool)}",
+        f"per task:          {meta.steps_per_task:,} agent steps, {cfg.inner.num_envs} envs × "
+        f"unroll {cfg.inner.unroll_length}, chunk every {workers.flush_every} updates",
+        f"workers:           {count}; each requests {workers.num_cpus:g} CPU, "
+        f"{workers.num_gpus:g} GPU",
+        f"failures:          {workers.failure_policy} (≤ {workers.max_task_retries} retries), "
+        f"≥ {workers.min_tasks_per_meta_step} tasks per meta-step, silence limit "
+        f"{workers.task_timeout_s:g} s",
+        f"leap:              metric {cfg.leap.metric}, loss in manifold "
+        f"{cfg.leap.loss_in_manifold}, stabilizer {cfg.leap.stabilizer}; Adam lr "
+        f"{meta.learning_rate:g}",
+        f"estimated:         {env_steps:,} env steps ({env_steps * cfg.env.frame_skip:,} "
+        "emulator frames)",
+    ]
+    return "\n".join(lines)

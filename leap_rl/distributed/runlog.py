@@ -1,0 +1,98 @@
+"""What a meta-training run leaves behind and shows: tasks.jsonl, TensorBoard, console lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.aggregator import MetaStepAggregator
+from leap_rl.distributed.protocol import Chunk
+from leap_rl.distributed.scheduler import TaskRecord
+
+
+class RunLog:
+    """Writes the run directory's logs; prints progress at most every ``interval`` seconds."""
+
+    def __init__(self, out: Path, cfg: ExperimentConfig, stream: TextIO = sys.stdout,
+                 interval: float = 10.0) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.out, self.cfg, self.stream, self.interval = out, cfg, stream, interval
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
+                                                        sort_keys=False))
+        self.writer = SummaryWriter(str(out / "tensorboard"))
+        self.writer.add_text("hparams", "```\n" + (out / "config.yaml").read_text() + "```")
+        self.tasks = (out / "tasks.jsonl").open("a")
+        self._last_print = 0.0
+        self._progress: dict[int, tuple[str, int, int]] = {}
+
+    def say(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+    def chunk(self, meta_step: int, game: str, steps: int, chunk: Chunk, verdict: str) -> None:
+        """Per-game episode curves against the task's own steps, and a throttled status line."""
+        if verdict == "accepted":
+            for step, ret, _ in chunk.progress.episodes:
+                self.writer.add_scalar(f"task/{game}/episodic_return", ret, step)
+        self._progress[chunk.task] = (game, chunk.progress.agent_steps, steps)
+        now = time.monotonic()
+        if now - self._last_print >= self.interval:
+            self._last_print = now
+            tasks = "  ".join(f"{g} {100 * s / max(t, 1):.0f}%" for g, s, t in
+                              (self._progress[k] for k in sorted(self._progress)))
+            self.say(f"  meta-step {meta_step + 1}: {tasks}")
+
+    def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
+                  update: dict, seconds: float) -> dict:
+        """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console."""
+        self._progress.clear()
+        rows = [self._task_row(meta_step, agg, r) for r in records]
+        for row in rows:
+            self.tasks.write(json.dumps(row) + "\n")
+        self.tasks.flush()
+        done = [r for r in rows if r["status"] in ("completed", "partial")]
+        objective = "d1" if self.cfg.leap.metric == "length" else "d2"
+        mean = lambda key: sum(r[key] for r in done) / len(done) if done else float("nan")
+        steps = sum(r["steps"] for r in rows)
+        scalars = {
+            "meta/path_length": mean(objective), "meta/path_length_d1": mean("d1"),
+            "meta/path_energy_d2": mean("d2"), "meta/grad_norm": update["grad_norm"],
+            "meta/init_update_norm": update["update_norm"],
+            "meta/tasks_completed": sum(r["status"] == "completed" for r in rows),
+            "meta/tasks_failed": sum(r["status"] in ("failed", "partial") for r in rows),
+            "meta/duplicate_chunks": agg.duplicates, "meta/stale_chunks": agg.stale,
+            "meta/nonfinite_chunks": agg.nonfinite, "meta/step_seconds": seconds,
+            "meta/env_steps_per_second": steps / max(seconds, 1e-9)}
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, meta_step + 1)
+        self.writer.flush()
+        total = self.cfg.meta.meta_steps
+        bar = "#" * round(20 * (meta_step + 1) / total)
+        self.say(f"meta-step {meta_step + 1}/{total} [{bar:<20}] {seconds:6.1f} s  "
+                 f"{objective} {scalars['meta/path_length']:.4g}  tasks "
+                 f"{scalars['meta/tasks_completed']}/{len(rows)} completed  "
+                 f"|∇F̄| {update['grad_norm']:.3g}  |Δθ⁰| {update['update_norm']:.3g}")
+        return scalars
+
+    @staticmethod
+    def _task_row(meta_step: int, agg: MetaStepAggregator, record: TaskRecord) -> dict:
+        a, tally = record.assignment, agg.tasks[record.assignment.task]
+        returns = [ret for _, ret, _ in tally.episodes[-10:]]
+        return {"meta_step": meta_step, "task": a.task, "game": a.game, "seed": a.seed,
+                "node_id": record.node_id, "pid": record.pid, "steps": tally.agent_steps,
+                "budget": a.steps, "chunks_received": tally.chunks,
+                "d1": tally.stats.get("d1", 0.0), "d2": tally.stats.get("d2", 0.0),
+                "episodes": len(tally.episodes),
+                "final_return": sum(returns) / len(returns) if returns else None,
+                "status": record.status, "attempts": record.attempts, "error": record.error}
+
+    def close(self) -> None:
+        self.writer.close()
+        self.tasks.close()

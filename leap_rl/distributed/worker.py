@@ -1,0 +1,43 @@
+"""The Ray worker actor: a thin shell that runs task runners and tags what they stream."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+
+import ray
+import torch
+
+from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.protocol import Assignment, Chunk
+
+
+class TaskWorker:
+    """Runs one task at a time; ``run`` is a streaming generator of :class:`Chunk`."""
+
+    def __init__(self, cfg: dict, runner, num_threads: int) -> None:
+        self.cfg = ExperimentConfig.model_validate(cfg)
+        self.runner = runner
+        # Env threads and torch threads share the worker's cores; oversubscription is costly.
+        torch.set_num_threads(max(1, num_threads))
+        self.node_id = ray.get_runtime_context().get_node_id()
+
+    def where(self) -> tuple[str, int]:
+        """(node id, pid) of this worker."""
+        return self.node_id, os.getpid()
+
+    def run(self, assignment: Assignment, init: Mapping[str, torch.Tensor]) -> Iterator[Chunk]:
+        """Trains the assigned task, yielding every partial meta-gradient as soon as it exists."""
+        for seq, progress in enumerate(self.runner(assignment, init, self.cfg)):
+            yield Chunk(meta_step=assignment.meta_step, task=assignment.task, seq=seq,
+                        attempt=assignment.attempt, progress=progress, node_id=self.node_id,
+                        pid=os.getpid())
+
+
+def start_worker(cfg: ExperimentConfig, runner):
+    """A new worker actor with the config's CPU/GPU request (never restarted by Ray itself:
+    the driver replaces dead workers and decides what happens to their tasks)."""
+    actor_cls = ray.remote(TaskWorker)
+    return actor_cls.options(num_cpus=cfg.workers.num_cpus, num_gpus=cfg.workers.num_gpus,
+                             max_restarts=0, max_task_retries=0).remote(
+        cfg.model_dump(mode="json"), runner, int(max(1, cfg.workers.num_cpus)))
