@@ -61,3 +61,29 @@ def test_train_task_on_breakout_writes_every_output_and_restarts_from_its_encode
                     "--steps", "40", "--init", str(out / "final_encoder.pt"),
                     "--set", "env.grayscale=true", "--out", str(tmp_path / "wrong"))
     assert wrong.returncode == 2 and "channels" in wrong.stderr
+
+
+def test_train_dry_run_prints_the_plan_without_starting_ray(tmp_path):
+    # An unreachable RAY_ADDRESS proves that no connection is attempted.
+    import os
+
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
+    result = subprocess.run([sys.executable, "-m", "leap_rl.cli", "train", "configs/paper.yaml",
+                             "--dry-run", "--out", str(tmp_path / "run")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for fragment in ("meta-steps:        100", "16 of a pool of 25", "5,000,000 agent steps",
+                     "1 GPU", "8,000,000,000 env steps", "127.0.0.1:1"):
+        assert fragment in result.stdout
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["train", "configs/smoke.yaml", "--set", "meta.meta_batch_size=9"], "exceeds the 3 games"),
+    (["train", "configs/smoke.yaml", "--resume", "no/such/run"], "no such run directory"),
+    (["train", "configs/smoke.yaml", "--set", "workers.failure_policy=pray"], "failure_policy"),
+])
+def test_train_rejects_bad_input_before_ray(args, fragment):
+    result = leap_rl(*args)
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "Started a local Ray" not in result.stderr
