@@ -124,6 +124,9 @@ class RunConfig(_Section):
     checkpoint_every: int = Field(10, ge=1, description="Meta-steps between checkpoints "
                                   "(one is always written at the end).")
     keep_checkpoints: int = Field(3, ge=1, description="Most recent checkpoints kept.")
+    max_consecutive_bad_meta_steps: int = Field(3, ge=1, description="Meta-steps in a row "
+                                                "without a usable update (too few tasks, "
+                                                "non-finite meta-gradient) before the run stops.")
 
 
 class ExperimentConfig(_Section):

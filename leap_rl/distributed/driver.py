@@ -78,7 +78,7 @@ class MetaTrainer:
         self.log = RunLog(self.out, cfg, stream)
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
-        self.start = 0
+        self.start = self.bad_in_a_row = 0
         if resume:
             self._restore()
 
@@ -89,6 +89,7 @@ class MetaTrainer:
             return
         self.meta.load_state_dict(state["meta_optimizer"])
         self.start = int(state["meta_step"])
+        self.bad_in_a_row = int(state.get("bad_in_a_row", 0))
         self.log.say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
 
     def run(self) -> dict:
@@ -124,16 +125,27 @@ class MetaTrainer:
             run.cancel()
             raise
         total, n = agg.mean_gradient()
-        if n < cfg.workers.min_tasks_per_meta_step:
+        if n >= cfg.workers.min_tasks_per_meta_step:
+            update = self.meta.step(total, n)
+            problem = "the mean meta-gradient is not finite" if update["skipped"] else None
+        else:
+            update = {"grad_norm": float("nan"), "update_norm": 0.0, "skipped": True}
             failures = "; ".join(f"{r.assignment.game}: {r.error}" for r in run.records if r.error)
-            raise MetaTrainingError(f"meta-step {m + 1}: only {n} task(s) contributed, fewer than "
-                                    f"workers.min_tasks_per_meta_step="
-                                    f"{cfg.workers.min_tasks_per_meta_step} ({failures})")
-        update = self.meta.step(total, n)
-        return self.log.meta_step(m, agg, run.records, update, time.monotonic() - start)
+            problem = (f"only {n} task(s) contributed, fewer than workers.min_tasks_per_meta_step="
+                       f"{cfg.workers.min_tasks_per_meta_step}" + (f" ({failures})" if failures else ""))
+        self.bad_in_a_row = self.bad_in_a_row + 1 if problem else 0
+        scalars = self.log.meta_step(m, agg, run.records, update, time.monotonic() - start,
+                                     bad_in_a_row=self.bad_in_a_row)
+        if problem:
+            self.log.say(f"meta-step {m + 1} skipped, θ⁰ unchanged: {problem}")
+        if self.bad_in_a_row >= cfg.run.max_consecutive_bad_meta_steps:
+            raise MetaTrainingError(f"{self.bad_in_a_row} meta-steps in a row without an update "
+                                    f"(run.max_consecutive_bad_meta_steps); the last: {problem}")
+        return scalars
 
     def _checkpoint(self, completed: int) -> None:
-        state = {"meta_optimizer": self.meta.state_dict(), "config": self.cfg.model_dump(mode="json"),
+        state = {"meta_optimizer": self.meta.state_dict(), "bad_in_a_row": self.bad_in_a_row,
+                 "config": self.cfg.model_dump(mode="json"),
                  "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed}}
         save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)
         save_init(self.out / "init" / "encoder.pt", self.meta.init,

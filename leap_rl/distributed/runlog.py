@@ -50,7 +50,7 @@ class RunLog:
             self.say(f"  meta-step {meta_step + 1}: {tasks}")
 
     def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
-                  update: dict, seconds: float) -> dict:
+                  update: dict, seconds: float, bad_in_a_row: int = 0) -> dict:
         """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console."""
         self._progress.clear()
         rows = [self._task_row(meta_step, agg, r) for r in records]
@@ -69,6 +69,8 @@ class RunLog:
             "meta/tasks_failed": sum(r["status"] in ("failed", "partial") for r in rows),
             "meta/duplicate_chunks": agg.duplicates, "meta/stale_chunks": agg.stale,
             "meta/nonfinite_chunks": agg.nonfinite, "meta/step_seconds": seconds,
+            "meta/skipped_segments": sum(r["skipped_segments"] for r in rows),
+            "meta/update_skipped": float(update["skipped"]), "meta/bad_in_a_row": bad_in_a_row,
             "meta/env_steps_per_second": steps / max(seconds, 1e-9)}
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, meta_step + 1)
@@ -89,6 +91,7 @@ class RunLog:
                 "node_id": record.node_id, "pid": record.pid, "steps": tally.agent_steps,
                 "budget": a.steps, "chunks_received": tally.chunks,
                 "d1": tally.stats.get("d1", 0.0), "d2": tally.stats.get("d2", 0.0),
+                "skipped_segments": int(tally.stats.get("skipped_segments", 0)),
                 "episodes": len(tally.episodes),
                 "final_return": sum(returns) / len(returns) if returns else None,
                 "status": record.status, "attempts": record.attempts, "error": record.error}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import RayError
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator
@@ -98,13 +98,11 @@ class MetaStepRun:
     def _receive(self, stream) -> None:
         run = self.running[stream]
         try:
-            ref = next(stream)
+            chunk = ray.get(next(stream), timeout=self.cfg.workers.task_timeout_s)
         except StopIteration:
             self._finish(run)
             return
-        try:
-            chunk = ray.get(ref, timeout=self.cfg.workers.task_timeout_s)
-        except (RayActorError, RayTaskError, GetTimeoutError) as err:
+        except RayError as err:  # died (SIGKILL, OOM killer, node lost), raised, or timed out
             self._fail(run, err)
             return
         run.last_chunk = time.monotonic()

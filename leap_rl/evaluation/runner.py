@@ -1,0 +1,282 @@
+"""Evaluation on Ray: every game × seed trained from the Leap initialization and from a random one.
+
+Section 4.3 and figure 4 of Flennerhag et al. (ICLR 2019): "the baseline and Leap differ only
+with respect to the initialization of the convolutional encoder" (appendix F). Both runs of a
+(game, seed) pair use the same seed for the environments, the action sampler and the heads; only
+the encoder's starting weights differ (θ⁰ from ``encoder.pt`` vs a fresh seeded one). The paper
+uses ten seeds per game; the default here is three.
+
+Each run is one Ray task (a streaming generator) requesting ``workers.num_cpus``/``num_gpus``,
+as meta-training's workers do; the driver keeps as many in flight as the cluster fits, streams
+their episodes back, prints a line per finished run and periodic progress, and never calls
+``ray.init`` itself (the CLI or the caller does).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import ray
+import torch
+from ray.exceptions import RayError
+
+from leap_rl.artifacts import ArtifactError
+from leap_rl.config import ExperimentConfig
+from leap_rl.evaluation import report
+from leap_rl.evaluation.stats import METHODS, final_score
+
+POLL_S = 0.5
+PROGRESS_EVERY_S = 5.0  # how often a run streams its new episodes back
+
+
+class EvaluationError(RuntimeError):
+    """The evaluation produced nothing to report (every run failed)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the evaluation."""
+
+    game: str
+    method: str  # "leap" (encoder ← θ⁰) or "random" (a fresh, seeded encoder)
+    seed: int
+    steps: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.game}/{self.method}/seed {self.seed}"
+
+
+@dataclass
+class RunResult:
+    """What came back from one run (episodes as (agent step, raw return))."""
+
+    spec: RunSpec
+    status: str = "queued"  # queued, running, completed, failed
+    agent_steps: int = 0
+    episodes: list[tuple[int, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+
+    def record(self) -> dict:
+        """The run's entry in evaluation.json (its episodes are in curves.csv)."""
+        return {**asdict(self.spec), "status": self.status, "agent_steps": self.agent_steps,
+                "episodes": len(self.episodes), "seconds": round(self.seconds, 2),
+                "attempts": self.attempts, "error": self.error}
+
+
+def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
+              num_threads: int) -> Iterator[dict]:
+    """Body of a run's Ray task: trains and streams {agent_steps, episodes, done} every few s."""
+    from leap_rl.run_task import build_learner  # torch + gym: on the worker only
+
+    torch.set_num_threads(max(1, num_threads))
+    config = ExperimentConfig.model_validate(cfg)
+    learner = build_learner(spec.game, config, seed=spec.seed, accumulator=None,
+                            init=init if spec.method == "leap" else None)
+    start = last = time.monotonic()
+    pending: list[tuple[int, float]] = []
+    try:
+        for r in learner.train(spec.steps, 1):  # a report per update: episode steps to ±1 unroll
+            pending.extend((r.agent_steps, ret) for ret, _ in r.episodes)
+            if time.monotonic() - last >= PROGRESS_EVERY_S:
+                yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
+                pending, last = [], time.monotonic()
+    finally:
+        learner.env.close()
+    yield {"agent_steps": learner.agent_steps, "episodes": pending, "done": True,
+           "seconds": time.monotonic() - start}
+
+
+def cluster_slots(cfg: ExperimentConfig, runs: int) -> int:
+    """Runs in flight at once: as many as the cluster's resources fit (all of them when none
+    fit yet, e.g. on an autoscaling cluster), like meta-training's worker count."""
+    available = ray.cluster_resources()
+    fits = [int(available.get(key, 0) // need) for key, need in
+            (("CPU", cfg.workers.num_cpus), ("GPU", cfg.workers.num_gpus)) if need > 0]
+    fit = min(fits) if fits else runs
+    return max(1, min(runs, fit)) if fit > 0 else runs
+
+
+@dataclass
+class _Running:
+    result: RunResult
+    started: float
+    last: float | None = None
+
+
+class EvaluationRuns:
+    """Drives the runs: dispatch within the cluster's slots, stream, handle failures, report."""
+
+    def __init__(self, specs: Sequence[RunSpec], init_ref, cfg: ExperimentConfig, *,
+                 on_finish: Callable[[RunResult], None] = lambda r: None,
+                 window: int = 100, stream: TextIO | None = None, interval: float = 10.0) -> None:
+        self.cfg, self.init_ref, self.on_finish, self.window = cfg, init_ref, on_finish, window
+        self.stream, self.interval = stream, interval
+        self.results = [RunResult(s) for s in specs]
+        self.queue = list(self.results)
+        self.running: dict[object, _Running] = {}
+        self.slots = cluster_slots(cfg, len(specs))
+        self.done, self._last_print = 0, time.monotonic()
+        w = cfg.workers
+        self.task = ray.remote(train_run).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
+                                                  num_returns="streaming", max_retries=0)
+
+    def run(self) -> list[RunResult]:
+        """Returns once every run completed or failed; cancels the rest on an error."""
+        try:
+            while self.queue or self.running:
+                self._dispatch()
+                ready, _ = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
+                for gen in ready:
+                    self._receive(gen)
+                self._expire_silent()
+                self._progress()
+        except BaseException:
+            for gen in self.running:
+                ray.cancel(gen, force=True)
+            raise
+        return self.results
+
+    def _dispatch(self) -> None:
+        cfg = self.cfg.model_dump(mode="json")
+        while self.queue and len(self.running) < self.slots:
+            result = self.queue.pop(0)
+            result.status, result.attempts = "running", result.attempts + 1
+            result.episodes, result.agent_steps = [], 0
+            gen = self.task.remote(result.spec, self.init_ref, cfg,
+                                   int(max(1, self.cfg.workers.num_cpus)))
+            self.running[gen] = _Running(result, time.monotonic())
+
+    def _receive(self, gen) -> None:
+        run = self.running[gen]
+        try:
+            item = ray.get(next(gen), timeout=self.cfg.workers.task_timeout_s)
+        except StopIteration:
+            self._fail(gen, RuntimeError("the run ended without its final report"))
+            return
+        except RayError as err:
+            self._fail(gen, err)
+            return
+        run.last = time.monotonic()
+        result = run.result
+        result.agent_steps = item["agent_steps"]
+        result.episodes.extend(item["episodes"])
+        if item["done"]:
+            del self.running[gen]
+            result.status, result.seconds = "completed", item["seconds"]
+            self._finished(result)
+
+    def _fail(self, gen, err: BaseException) -> None:
+        """A run that raised, died or fell silent: retried under the retry policy, else failed."""
+        result = self.running.pop(gen).result
+        ray.cancel(gen, force=True)
+        lines = str(err).strip().splitlines()
+        result.error = f"{type(err).__name__}: {lines[-1] if lines else ''}"
+        w = self.cfg.workers
+        if w.failure_policy == "retry" and result.attempts <= w.max_task_retries:
+            result.status = "queued"
+            self.queue.append(result)
+            self._say(f"  {result.spec.label} failed ({result.error}); retrying")
+            return
+        result.status = "failed"
+        self._finished(result)
+
+    def _finished(self, result: RunResult) -> None:
+        self.done += 1
+        head = f"[{self.done}/{len(self.results)} done] {result.spec.label}:"
+        if result.status == "completed":
+            window = min(len(result.episodes), self.window)
+            score = final_score([r for _, r in result.episodes], self.window)
+            self._say(f"{head} {result.agent_steps:,} steps, {len(result.episodes)} episodes, "
+                      f"mean return of the last {window} {score:.1f}, {result.seconds:.0f} s")
+        else:
+            self._say(f"{head} FAILED ({result.error})")
+        self.on_finish(result)
+
+    def _expire_silent(self) -> None:
+        w, now = self.cfg.workers, time.monotonic()
+        for gen, run in list(self.running.items()):
+            limit = w.task_timeout_s + (w.startup_timeout_s if run.last is None else 0.0)
+            if now - (run.last or run.started) > limit:
+                self._fail(gen, TimeoutError(f"nothing heard for {limit:.0f} s"))
+
+    def _progress(self) -> None:
+        now = time.monotonic()
+        if now - self._last_print < self.interval or not self.running:
+            return
+        self._last_print = now
+        total = sum(r.spec.steps for r in self.results)
+        steps = sum(min(r.agent_steps, r.spec.steps) for r in self.results)
+        running = ", ".join(f"{r.spec.label} {100 * r.agent_steps / r.spec.steps:.0f}%"
+                            for r in [run.result for run in self.running.values()][:6])
+        self._say(f"  progress {100 * steps / max(total, 1):.0f}%: {self.done}/{len(self.results)}"
+                  f" done, {len(self.queue)} queued; running: {running}")
+
+    def _say(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+
+def run_evaluation(init_path: str | Path, games: Sequence[str], cfg: ExperimentConfig,
+                   out: str | Path, *, seeds: int = 3, steps: int = 100_000, window: int = 100,
+                   stream: TextIO | None = None, interval: float = 10.0) -> dict:
+    """Trains every game × seed × {leap, random} on the running Ray instance and writes
+    curves.csv, evaluation.json, summary.json, plots/ and tensorboard/ into ``out``.
+
+    Seeds are ``cfg.seed + i`` for ``i < seeds``. Returns the summary (with ``failed`` runs).
+    """
+    from leap_rl.run_task import read_init
+
+    if not ray.is_initialized():
+        raise RuntimeError("run_evaluation needs a running Ray instance (ray.init first)")
+    out = Path(out)
+    check_out(out)
+    init = read_init(init_path, cfg)
+    specs = [RunSpec(g, m, cfg.seed + i, steps) for g in games for i in range(seeds)
+             for m in METHODS]
+    meta = {"init": str(init_path), "games": list(games),
+            "seeds": [cfg.seed + i for i in range(seeds)], "steps": steps,
+            "window": window, "config": cfg.model_dump(mode="json"), "runs": []}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "evaluation.json", meta)
+    print(f"evaluating {init_path}: {len(games)} games × {seeds} seeds × (leap, random) = "
+          f"{len(specs)} runs of {steps:,} agent steps → {out}", file=stream, flush=True)
+
+    evaluation = EvaluationRuns(specs, ray.put(init), cfg, window=window, stream=stream,
+                                interval=interval)
+
+    def on_finish(result: RunResult) -> None:  # as runs finish, so a crash loses no result
+        if result.status == "completed":
+            s = result.spec
+            report.append_curves(out / "curves.csv", s.game, s.method, s.seed, result.episodes,
+                                 window)
+        _write_json(out / "evaluation.json",
+                    {**meta, "runs": [r.record() for r in evaluation.results]})
+
+    evaluation.on_finish = on_finish
+    results = evaluation.run()
+    if not any(r.status == "completed" for r in results):
+        raise EvaluationError(f"every run failed; see the errors in {out / 'evaluation.json'}")
+    runs, _ = report.load_runs(out)
+    report.write_tensorboard(out / "tensorboard", runs, window)
+    summary = report.render(out, stream=stream)
+    return {**summary, "failed": [r.spec.label for r in results if r.status != "completed"]}
+
+
+def check_out(out: Path) -> None:
+    """Refuses an output directory that already holds an evaluation."""
+    if (out / "curves.csv").exists() or (out / "evaluation.json").exists():
+        raise ArtifactError(f"{out} already holds an evaluation; choose another --out "
+                            "(or re-render it with `leap-rl report`)")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)

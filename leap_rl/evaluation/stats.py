@@ -1,0 +1,175 @@
+"""The statistics of the evaluation: smoothed curves, AUC, table-6 normalization, bootstrap CIs.
+
+Pure numpy; no Ray, torch or files. Definitions (Flennerhag et al., ICLR 2019, section 4.3,
+figure 4, appendix F table 6):
+
+- **Moving average** (figure 4 smooths with a window of 500 episodes): for the episodes of one run
+  in order of completion, ``ma[i]`` = mean of the raw returns of episodes ``max(0, i-W+1) … i``
+  (fewer than ``W`` at the start).
+- **Final score**: the last moving-average value, i.e. the mean raw return of the last
+  ``min(W, n)`` episodes of the run.
+- **AUC**: the moving-average curve as a step function of agent steps — ``ma[i]`` holds from the
+  step episode ``i`` finished until the next episode finished, the first value is held back to
+  step 0 and the last one forward to the run's total steps ``T`` — integrated over ``[0, T]`` and
+  divided by ``T``. It is a step-weighted mean return over training (the paper's "area under the
+  curve" used as a speed-of-learning measure, section 4), in return units.
+- **Normalized score** (table 6: "calculated on baseline (no pretraining) data"):
+  ``(x − μ_r) / σ_r`` with ``μ_r``, ``σ_r`` the mean and sample standard deviation (ddof=1) of the
+  random-initialization runs' values of the same quantity across seeds. Fallback: when ``σ_r`` is
+  0 or undefined (one seed) it is replaced by 1, so the score is the plain difference ``x − μ_r``;
+  the summary records which rule was used.
+- **Difference CI**: Leap − random, paired by seed (both runs of a seed share environments and
+  heads); the mean of the per-seed differences, with a percentile bootstrap interval from
+  resampling seeds with replacement (seeded numpy generator, 10,000 resamples by default).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+METHODS = ("leap", "random")
+BOOTSTRAP = {"resamples": 10_000, "level": 0.95, "seed": 0}
+
+RunKey = tuple[str, str, int]  # (game, method, seed)
+
+
+def moving_average(returns: Sequence[float], window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` episodes (fewer at the start)."""
+    x = np.asarray(returns, dtype=np.float64)
+    if window < 1:
+        raise ValueError(f"window must be ≥ 1, got {window}")
+    sums = np.concatenate([[0.0], np.cumsum(x)])
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, i - window)
+    return (sums[i] - sums[lo]) / (i - lo)
+
+
+def final_score(returns: Sequence[float], window: int) -> float:
+    """Mean raw return of the last ``min(window, n)`` episodes; NaN without episodes."""
+    x = np.asarray(returns, dtype=np.float64)
+    return float(x[-window:].mean()) if len(x) else math.nan
+
+
+def auc(steps: Sequence[int], smoothed: Sequence[float], total_steps: int) -> float:
+    """(1/T)·∫₀ᵀ m(t) dt of the step-function curve m (see the module docstring); NaN if empty."""
+    s = np.asarray(steps, dtype=np.float64)
+    v = np.asarray(smoothed, dtype=np.float64)
+    if len(v) == 0:
+        return math.nan
+    end = max(float(total_steps), float(s[-1]))
+    if end <= 0:
+        return float(v[-1])
+    widths = np.diff(np.concatenate([[0.0], s[1:], [end]]))
+    return float(np.dot(v, widths) / end)
+
+
+def on_grid(steps: Sequence[int], smoothed: Sequence[float], grid: np.ndarray) -> np.ndarray:
+    """The curve's value at each grid step (last value at or before it; NaN before the first)."""
+    s = np.asarray(steps, dtype=np.float64)
+    idx = np.searchsorted(s, grid, side="right") - 1
+    out = np.full(len(grid), np.nan)
+    ok = idx >= 0
+    out[ok] = np.asarray(smoothed, dtype=np.float64)[idx[ok]]
+    return out
+
+
+def mean_std(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample std (ddof=1) ignoring NaNs; std is 0 where fewer than two values exist."""
+    x = np.asarray(values, dtype=np.float64)
+    count = np.sum(~np.isnan(x), axis=axis)
+    total = np.nansum(x, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / count, np.nan)
+        dev = np.nansum((x - np.expand_dims(mean, axis)) ** 2, axis=axis)
+        std = np.where(count > 1, np.sqrt(dev / (count - 1)), 0.0)
+    return mean, np.where(count > 0, std, np.nan)
+
+
+def normalizer(baseline: Sequence[float]) -> dict:
+    """μ_r, σ_r of the random-initialization values and the rule used (table 6; see above)."""
+    x = np.asarray([v for v in baseline if np.isfinite(v)], dtype=np.float64)
+    if len(x) == 0:
+        return {"mean": math.nan, "std": math.nan, "scale": math.nan, "rule": "no baseline"}
+    std = float(x.std(ddof=1)) if len(x) > 1 else math.nan
+    if np.isfinite(std) and std > 0:
+        return {"mean": float(x.mean()), "std": std, "scale": std, "rule": "std"}
+    return {"mean": float(x.mean()), "std": std, "scale": 1.0,
+            "rule": "unit: random-init std is 0 or undefined, score = x - mean"}
+
+
+def normalize(x: float | np.ndarray, norm: Mapping) -> float | np.ndarray:
+    """``(x − μ_r) / scale`` with the normalizer of :func:`normalizer`."""
+    return (x - norm["mean"]) / norm["scale"]
+
+
+def bootstrap_difference(leap: Mapping[int, float], random: Mapping[int, float], *,
+                         resamples: int = BOOTSTRAP["resamples"],
+                         level: float = BOOTSTRAP["level"], seed: int = BOOTSTRAP["seed"]) -> dict:
+    """Mean Leap − random over the seeds both have, with a paired percentile bootstrap CI."""
+    seeds = sorted(s for s in set(leap) & set(random)
+                   if np.isfinite(leap[s]) and np.isfinite(random[s]))
+    d = np.array([leap[s] - random[s] for s in seeds], dtype=np.float64)
+    if len(d) == 0:
+        return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return {"mean": float(d.mean()), "low": float(low), "high": float(high), "n": len(d)}
+
+
+def _quantity(per_seed: Mapping[int, float]) -> dict:
+    values = np.array(list(per_seed.values()), dtype=np.float64)
+    mean, std = mean_std(values) if len(values) else (math.nan, math.nan)
+    return {"per_seed": {str(s): v for s, v in sorted(per_seed.items())},
+            "mean": float(mean), "std": float(std)}
+
+
+def summarize_game(runs: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray, int]],
+                   window: int) -> dict:
+    """Per-method final/AUC (raw and normalized) and the Leap − random differences of one game.
+
+    ``runs`` maps (method, seed) to (episode steps, raw returns, total steps of the run).
+    """
+    values = {m: {"final": {}, "auc": {}} for m in METHODS}
+    for (method, seed), (steps, returns, total) in sorted(runs.items()):
+        ma = moving_average(returns, window)
+        values[method]["final"][seed] = final_score(returns, window)
+        values[method]["auc"][seed] = auc(steps, ma, total)
+    norms = {q: normalizer(values["random"][q].values()) for q in ("final", "auc")}
+    methods = {}
+    for m in METHODS:
+        methods[m] = {"seeds": sorted(values[m]["final"])}
+        for q in ("final", "auc"):
+            methods[m][q] = _quantity(values[m][q])
+            methods[m][f"{q}_normalized"] = _quantity(
+                {s: float(normalize(v, norms[q])) for s, v in values[m][q].items()})
+    diffs = {q: bootstrap_difference(values["leap"][q], values["random"][q])
+             for q in ("final", "auc")}
+    return {"methods": methods, "normalizer": norms, "difference": diffs}
+
+
+def summarize(runs: Mapping[RunKey, tuple[np.ndarray, np.ndarray, int]], window: int) -> dict:
+    """summary.json: every game's :func:`summarize_game` and the mean normalized score across
+    games (the average of the per-game mean normalized scores, figure 4's "mean normalized")."""
+    games: dict[str, dict] = {}
+    for (game, method, seed), run in runs.items():
+        games.setdefault(game, {})[(method, seed)] = run
+    per_game = {g: summarize_game(games[g], window) for g in sorted(games)}
+    overall = {}
+    for q in ("final_normalized", "auc_normalized"):
+        overall[q] = {m: _nanmean([per_game[g]["methods"][m][q]["mean"] for g in per_game])
+                      for m in METHODS}
+    overall["games"] = len(per_game)
+    overall["games_ci_above_zero"] = sum(
+        1 for g in per_game if per_game[g]["difference"]["final"]["low"] > 0)
+    return {"window": window, "bootstrap": {**BOOTSTRAP, "paired_over": "seeds"},
+            "games": per_game, "overall": overall}
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    x = np.asarray(values, dtype=np.float64)
+    return float(x[np.isfinite(x)].mean()) if np.isfinite(x).any() else math.nan
