@@ -15,6 +15,7 @@ import yaml
 from leap_rl.artifacts import ArtifactError
 from leap_rl.config import ConfigError, config_fields_help, load_config
 from leap_rl.envs import MissingRomError, UnknownGameError
+from leap_rl.evaluation.cli import add_evaluate_parsers
 
 USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError)
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue the run in DIR from its latest good checkpoint")
     train.add_argument("--dry-run", action="store_true",
                        help="validate, print the plan and exit without starting Ray")
+    COMMANDS.update(add_evaluate_parsers(sub))
     return parser
 
 

@@ -1,0 +1,132 @@
+"""`leap-rl evaluate`: bad input stops before Ray; a tiny real evaluation on Ray writes
+consistent curves, summary, plots and TensorBoard, and `report` reproduces its summary."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+
+import pytest
+
+from leap_rl.artifacts import ArtifactError, save_init
+from leap_rl.config import ConfigError, load_config
+from leap_rl.envs import UnknownGameError
+from leap_rl.evaluation.cli import add_evaluate_parsers, select_games
+
+TINY = ["inner.num_envs=8", "inner.device=cpu", "env.max_episode_frames=160",
+        "meta.pool=[Pong]", "meta.meta_batch_size=1", "workers.num_cpus=1"]
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser(prog="leap-rl")
+    handlers = add_evaluate_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return handlers[args.command], args
+
+
+@pytest.fixture(scope="module")
+def init_path(tmp_path_factory):
+    from leap_rl.distributed.driver import initial_init
+
+    cfg = load_config(None, TINY)
+    params, shape = initial_init(cfg)
+    return save_init(tmp_path_factory.mktemp("init") / "encoder.pt", params,
+                     architecture=cfg.inner.encoder, observation_shape=shape)
+
+
+def test_game_sets():
+    cfg = load_config(None)
+    assert select_games("table6", cfg)[:3] == ["AirRaid", "UpNDown", "WizardOfWor"]
+    assert select_games("heldout", cfg) == ["Breakout", "SpaceInvaders", "Asteroids", "Alien",
+                                            "Gravitar", "RoadRunner"]
+    assert select_games("pool", cfg) == list(cfg.meta.pool)
+    assert select_games("breakout, ALE/Pong-v5,Breakout", cfg) == ["Breakout", "Pong"]
+
+
+@pytest.mark.parametrize("argv, error, fragment", [
+    (["--games", "Breakotu"], UnknownGameError, "Did you mean"),
+    (["--games", " , "], ConfigError, "selects no game"),
+    (["--init", "missing.pt"], ArtifactError, "no such file"),
+    (["--set", "inner.encoder=mlp"], ArtifactError, "inner.encoder"),
+])
+def test_bad_input_is_a_user_error_before_ray_starts(argv, error, fragment, init_path):
+    import ray
+
+    was_up = ray.is_initialized()
+    handler, args = parse("evaluate", "--init", str(init_path), *argv)
+    with pytest.raises(error, match=fragment):
+        handler(args)
+    assert ray.is_initialized() == was_up
+
+
+@pytest.mark.parametrize("seeds", ["0", "-2", "three"])
+def test_bad_seeds_exit_2(seeds, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse("evaluate", "--init", "x.pt", "--seeds", seeds)
+    assert exit_info.value.code == 2 and "--seeds" in capsys.readouterr().err
+
+
+def test_an_existing_evaluation_is_not_overwritten(tmp_path, init_path):
+    (tmp_path / "evaluation.json").write_text("{}")
+    handler, args = parse("evaluate", "--init", str(init_path), "--out", str(tmp_path),
+                          "--games", "Pong", *[a for s in TINY for a in ("--set", s)])
+    with pytest.raises(ArtifactError, match="already holds an evaluation"):
+        handler(args)
+
+
+@pytest.mark.integration
+def test_tiny_real_evaluation(ray_local, tmp_path, init_path):
+    from leap_rl.evaluation.runner import run_evaluation
+
+    cfg = load_config(None, TINY)
+    out, console = tmp_path / "eval", io.StringIO()
+    summary = run_evaluation(init_path, ["Pong"], cfg, out, seeds=2, steps=320, window=5,
+                             stream=console, interval=2.0)
+    assert summary["failed"] == []
+    assert console.getvalue().count("done] Pong/") == 4 and "mean normalized score" in \
+        console.getvalue()
+    with (out / "curves.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    runs = {(r["game"], r["method"], int(r["seed"])) for r in rows}
+    assert runs == {("Pong", m, s) for m in ("leap", "random") for s in (0, 1)}
+    assert all(0 < int(r["step"]) <= 320 for r in rows)
+    meta = json.loads((out / "evaluation.json").read_text())
+    assert len(meta["runs"]) == 4 and {r["status"] for r in meta["runs"]} == {"completed"}
+    assert all(r["agent_steps"] == 320 for r in meta["runs"])  # 8 envs × 5 steps × 8 updates
+    episodes = {(r["method"], r["seed"]): r["episodes"] for r in meta["runs"]}
+    assert episodes == {(m, s): sum(1 for r in rows if (r["method"], int(r["seed"])) == (m, s))
+                        for m in ("leap", "random") for s in (0, 1)}
+    saved = json.loads((out / "summary.json").read_text())
+    pong = saved["games"]["Pong"]
+    assert pong["methods"]["leap"]["seeds"] == pong["methods"]["random"]["seeds"] == [0, 1]
+    assert pong["difference"]["final"]["n"] == 2 and saved["steps"] == 320
+    assert {k: v for k, v in summary.items() if k != "failed"} == saved
+    assert (out / "plots" / "Pong.png").is_file() and (out / "plots" / "summary.png").is_file()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard" / "seed_0"))
+    events.Reload()
+    assert {"eval/Pong/leap/episodic_return",
+            "eval/Pong/random/moving_average"} <= set(events.Tags()["scalars"])
+    handler, args = parse("report", str(out))
+    (out / "summary.json").unlink()
+    assert handler(args) == 0
+    assert json.loads((out / "summary.json").read_text()) == saved
+
+
+@pytest.mark.integration
+def test_a_failing_run_is_retried_then_reported_failed(ray_local, init_path):
+    import ray
+
+    from leap_rl.evaluation.runner import EvaluationRuns, RunSpec
+
+    cfg = load_config(None, TINY + ["workers.failure_policy=retry", "workers.max_task_retries=1"])
+    console, finished = io.StringIO(), []
+    spec = RunSpec("NotAGame", "random", 0, 40)  # fails inside the Ray task, at env creation
+    runs = EvaluationRuns([spec], ray.put({}), cfg, on_finish=finished.append, stream=console)
+    [result] = runs.run()
+    assert result.status == "failed" and result.attempts == 2 and finished == [result]
+    assert "NotAGame" in result.error and "retrying" in console.getvalue()
+    assert "FAILED" in console.getvalue()

@@ -1,0 +1,193 @@
+"""Evaluation statistics against hand-computed values, and `report` reproducing summary.json."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from leap_rl.evaluation import report
+from leap_rl.evaluation.stats import (
+    auc,
+    bootstrap_difference,
+    final_score,
+    mean_std,
+    moving_average,
+    normalize,
+    normalizer,
+    on_grid,
+    summarize,
+    summarize_game,
+)
+
+SQRT2 = math.sqrt(2)
+
+
+def test_moving_average_is_trailing_and_shorter_at_the_start():
+    # window 2: [1], [1,3], [3,5], [5,7] -> 1, 2, 4, 6
+    np.testing.assert_allclose(moving_average([1, 3, 5, 7], 2), [1, 2, 4, 6])
+    # window 10 > n: running mean 1, 2, 3, 4
+    np.testing.assert_allclose(moving_average([1, 3, 5, 7], 10), [1, 2, 3, 4])
+    assert len(moving_average([], 5)) == 0
+    with pytest.raises(ValueError):
+        moving_average([1.0], 0)
+
+
+def test_final_score_is_the_mean_of_the_last_window_episodes():
+    assert final_score([1, 3, 5, 7], 3) == 5.0  # (3 + 5 + 7) / 3
+    assert final_score([1, 3, 5, 7], 10) == 4.0  # all four
+    assert math.isnan(final_score([], 3))
+
+
+def test_auc_by_hand():
+    # m = 1 on [0, 30) (first value held back to 0), 3 on [30, 40]: (30·1 + 10·3) / 40 = 1.5
+    assert auc([10, 30], [1, 3], 40) == pytest.approx(1.5)
+    # Two episodes ending at the same step: the earlier value has zero width.
+    # boundaries 0, 20, 20, 50, 100 -> widths 20, 0, 30, 50: (40 + 0 + 180 + 400) / 100 = 6.2
+    assert auc([0, 20, 20, 50], [2, 4, 6, 8], 100) == pytest.approx(6.2)
+    assert auc([70], [5], 100) == 5.0  # one episode: a constant curve
+    assert math.isnan(auc([], [], 100))
+    # A total below the last episode step is widened to it: widths 30, 0 -> 30 / 30
+    assert auc([10, 30], [1, 3], 20) == pytest.approx(1.0)
+
+
+def test_on_grid_holds_the_last_value_and_is_nan_before_the_first_episode():
+    out = on_grid([10, 30], [1.0, 3.0], np.array([0, 10, 29, 30, 40]))
+    np.testing.assert_array_equal(out, [np.nan, 1, 1, 3, 3])
+
+
+def test_mean_std_ignores_nans_and_is_zero_for_one_value():
+    mean, std = mean_std(np.array([[1.0, np.nan, np.nan], [3.0, 5.0, np.nan]]))
+    np.testing.assert_allclose(mean, [2.0, 5.0, np.nan])
+    np.testing.assert_allclose(std, [SQRT2, 0.0, np.nan])  # sample std of (1, 3) = √2
+
+
+def test_normalization_by_hand():
+    # random runs 2, 4, 6: mean 4, sample std √((4 + 0 + 4) / 2) = 2; x = 8 -> (8 − 4) / 2 = 2
+    norm = normalizer([2, 4, 6])
+    assert (norm["mean"], norm["std"], norm["rule"]) == (4.0, 2.0, "std")
+    assert normalize(8.0, norm) == 2.0
+    np.testing.assert_allclose(normalize(np.array([2.0, 4.0, 6.0]), norm), [-1, 0, 1])
+
+
+@pytest.mark.parametrize("baseline, mean", [([3, 3, 3], 3.0), ([7], 7.0), ([7, math.nan], 7.0)])
+def test_normalization_falls_back_to_the_plain_difference(baseline, mean):
+    # std 0 (all equal) or undefined (one seed): scale 1, so the score is x − mean
+    norm = normalizer(baseline)
+    assert norm["mean"] == mean and norm["scale"] == 1.0 and norm["rule"].startswith("unit")
+    assert normalize(mean + 2, norm) == 2.0
+
+
+def test_normalization_without_baseline_is_nan():
+    assert math.isnan(normalize(1.0, normalizer([])))
+
+
+def test_bootstrap_ci_by_hand():
+    # per-seed differences d = (3 − 2, 5 − 2) = (1, 3); resampled means are 1, 2, 3 with
+    # probabilities 1/4, 1/2, 1/4, so both 2.5 % tails fall on the extremes: CI [1, 3]
+    ci = bootstrap_difference({0: 3.0, 1: 5.0}, {0: 2.0, 1: 2.0})
+    assert ci == {"mean": 2.0, "low": 1.0, "high": 3.0, "n": 2}
+    assert bootstrap_difference({0: 3.0, 1: 5.0}, {0: 2.0, 1: 2.0}) == ci  # seeded
+
+
+def test_bootstrap_edge_cases():
+    # One seed: every resample is that seed, the interval is a point.
+    assert bootstrap_difference({4: 2.5}, {4: 1.0}) == {"mean": 1.5, "low": 1.5, "high": 1.5,
+                                                        "n": 1}
+    # Pairs only: seed 1 is the only seed both have (d = 2 − 0); NaN pairs are dropped.
+    assert bootstrap_difference({0: 1.0, 1: 2.0, 3: math.nan}, {1: 0.0, 2: 5.0, 3: 1.0})["n"] == 1
+    none = bootstrap_difference({0: 1.0}, {1: 1.0})
+    assert none["n"] == 0 and math.isnan(none["mean"])
+    d = bootstrap_difference({s: float(s * s) for s in range(5)}, {s: 0.0 for s in range(5)})
+    assert 0 <= d["low"] < d["mean"] == 6.0 < d["high"] <= 16  # within [min d, max d]
+
+
+def _toy_runs():
+    """Two seeds per method, two episodes each at steps 10 and 30 of 40, window 2."""
+    returns = {("random", 0): [0, 2], ("random", 1): [2, 4], ("leap", 0): [4, 6],
+               ("leap", 1): [6, 8]}
+    return {key: (np.array([10, 30]), np.array(r, dtype=float), 40)
+            for key, r in returns.items()}
+
+
+def test_summarize_game_by_hand():
+    g = summarize_game(_toy_runs(), window=2)
+    # finals (mean of both episodes): random 1, 3; leap 5, 7
+    # AUCs: ma (a, b) -> (30·a + 10·b) / 40: random (0,1) 0.25, (2,3) 2.25; leap 4.25, 6.25
+    assert g["methods"]["random"]["final"]["per_seed"] == {"0": 1.0, "1": 3.0}
+    assert g["methods"]["leap"]["auc"]["per_seed"] == {"0": 4.25, "1": 6.25}
+    # random finals: mean 2, sample std √2 -> leap normalized (5 − 2)/√2, (7 − 2)/√2, mean 2√2
+    assert g["normalizer"]["final"] == {"mean": 2.0, "std": pytest.approx(SQRT2),
+                                        "scale": pytest.approx(SQRT2), "rule": "std"}
+    leap_norm = g["methods"]["leap"]["final_normalized"]
+    assert leap_norm["mean"] == pytest.approx(2 * SQRT2)
+    assert leap_norm["per_seed"]["1"] == pytest.approx(5 / SQRT2)
+    random_norm = g["methods"]["random"]["final_normalized"]
+    assert random_norm["mean"] == pytest.approx(0) and random_norm["std"] == pytest.approx(1)
+    # differences 5 − 1 = 7 − 3 = 4 and 4.25 − 0.25 = 6.25 − 2.25 = 4: degenerate CI
+    for q in ("final", "auc"):
+        assert g["difference"][q] == {"mean": 4.0, "low": 4.0, "high": 4.0, "n": 2}
+
+
+def test_summarize_across_games():
+    runs = {("Pong", m, s): r for (m, s), r in _toy_runs().items()}
+    runs[("Breakout", "leap", 0)] = (np.array([5]), np.array([1.0]), 10)
+    runs[("Breakout", "random", 0)] = (np.array([5]), np.array([1.0]), 10)
+    summary = summarize(runs, window=2)
+    assert list(summary["games"]) == ["Breakout", "Pong"]
+    # Breakout: one random seed -> unit scale, leap normalized 1 − 1 = 0; Pong: 2√2
+    assert summary["overall"]["final_normalized"]["leap"] == pytest.approx(SQRT2)
+    assert summary["overall"]["games"] == 2 and summary["overall"]["games_ci_above_zero"] == 1
+
+
+def _write_evaluation(out, runs, extra_runs=()):
+    """A synthetic finished evaluation: curves.csv and evaluation.json as evaluate writes them."""
+    out.mkdir()
+    records = []
+    for (game, method, seed), (steps, returns, total) in runs.items():
+        report.append_curves(out / "curves.csv", game, method, seed, zip(steps, returns), 3)
+        records.append({"game": game, "method": method, "seed": seed, "steps": total,
+                        "status": "completed", "agent_steps": total})
+    meta = {"init": "x/encoder.pt", "steps": 40, "window": 3, "runs": records + list(extra_runs)}
+    (out / "evaluation.json").write_text(json.dumps(meta))
+
+
+def test_report_reproduces_summary_from_curves(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    runs = {}
+    for game in ("Pong", "Breakout"):
+        for method in ("leap", "random"):
+            for seed in (0, 1, 2):
+                steps = np.sort(rng.integers(1, 4000, size=12))
+                runs[(game, method, seed)] = (steps, rng.normal(5, 3, size=12), 4000)
+    empty = {"game": "Pong", "method": "leap", "seed": 3, "status": "completed",
+             "agent_steps": 4000}  # finished no episode: present, with null scores
+    failed = {"game": "Pong", "method": "random", "seed": 3, "status": "failed",
+              "agent_steps": 1200}  # left out
+    _write_evaluation(tmp_path / "eval", runs, [empty, failed])
+    first = report.render(tmp_path / "eval")
+    text = (tmp_path / "eval" / "summary.json").read_text()
+    second = report.render(tmp_path / "eval", plots=False)
+    assert first == second and (tmp_path / "eval" / "summary.json").read_text() == text
+    runs[("Pong", "leap", 3)] = (np.zeros(0, int), np.zeros(0), 4000)
+    direct = report.clean_json({**summarize(runs, 3), "steps": 40, "init": "x/encoder.pt"})
+    assert json.loads(text) == json.loads(json.dumps(direct))
+    assert first["games"]["Pong"]["methods"]["leap"]["final"]["per_seed"]["3"] is None
+    assert first["games"]["Pong"]["methods"]["random"]["seeds"] == [0, 1, 2]
+    for name in ("Pong.png", "Breakout.png", "summary.png"):
+        assert (tmp_path / "eval" / "plots" / name).stat().st_size > 1000
+    table = capsys.readouterr().out
+    assert "Breakout" in table and "leap − random" in table and "mean normalized score" in table
+
+
+def test_report_on_a_directory_without_an_evaluation_is_an_artifact_error(tmp_path):
+    from leap_rl.artifacts import ArtifactError
+
+    with pytest.raises(ArtifactError, match="evaluation.json"):
+        report.render(tmp_path)
+    (tmp_path / "evaluation.json").write_text(json.dumps({"window": 3, "runs": []}))
+    (tmp_path / "curves.csv").write_text("game,seed\nPong,0\n")
+    with pytest.raises(ArtifactError, match="expected columns"):
+        report.render(tmp_path)
