@@ -113,6 +113,7 @@ class MetaTrainer:
 
     def _meta_step(self, m: int, pool: WorkerPool) -> dict:
         cfg, start = self.cfg, time.monotonic()
+        pool.top_up()  # workers lost to missing capacity get another chance
         games = sample_games(cfg, m)
         assignments = [Assignment(m, t, g, task_seed(cfg, m, t), cfg.meta.steps_per_task)
                        for t, g in enumerate(games)]

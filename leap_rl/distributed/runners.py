@@ -20,11 +20,17 @@ from leap_rl.distributed.protocol import Assignment, Progress
 class A2CTask:
     """Trains the assignment's game with A2C from θ⁰, flushing Leap every ``flush_every`` updates."""
 
+    def accumulator(self, cfg: ExperimentConfig):
+        """The Leap accumulator of one task (a seam for fault-injection tests)."""
+        from leap_rl.run_task import make_accumulator
+
+        return make_accumulator(cfg)
+
     def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
                  cfg: ExperimentConfig) -> Iterator[Progress]:
-        from leap_rl.run_task import build_learner, make_accumulator  # torch + gym: worker only
+        from leap_rl.run_task import build_learner  # torch + gym: only in the worker
 
-        acc = make_accumulator(cfg)
+        acc = self.accumulator(cfg)
         learner = build_learner(assignment.game, cfg, seed=assignment.seed, init=init,
                                 accumulator=acc)
         try:

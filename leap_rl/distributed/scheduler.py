@@ -45,23 +45,50 @@ class _Running:
 
 @dataclass
 class WorkerPool:
-    """The worker actors; dead ones are replaced on demand."""
+    """The worker actors. A dead worker is replaced; one that never started (no capacity for
+    it) is dropped, and :meth:`top_up` tries again at the next meta-step."""
 
     cfg: ExperimentConfig
     runner: object
     size: int
     idle: list = field(default_factory=list)
+    members: int = 0
+    _placed: dict = field(default_factory=dict)  # worker → ref that resolves once it runs
 
     def __post_init__(self) -> None:
-        self.idle = [start_worker(self.cfg, self.runner) for _ in range(self.size)]
+        self.top_up()
+
+    def top_up(self) -> None:
+        """Starts workers until the pool has ``size`` of them again."""
+        while self.members < self.size:
+            self._start()
+            self.members += 1
+
+    def _start(self) -> None:
+        worker = start_worker(self.cfg, self.runner)
+        self._placed[worker] = worker.where.remote()
+        self.idle.append(worker)
+
+    def started(self, worker) -> bool:
+        """Whether the worker was ever placed and constructed (or has died trying)."""
+        ready, _ = ray.wait([self._placed[worker]], timeout=0)
+        return bool(ready)
 
     def replace(self, worker) -> None:
-        ray.kill(worker, no_restart=True)
-        self.idle.append(start_worker(self.cfg, self.runner))
+        self._kill(worker)
+        self._start()
 
-    def shutdown(self, busy=()) -> None:
-        for worker in [*self.idle, *busy]:
-            ray.kill(worker, no_restart=True)
+    def drop(self, worker) -> None:
+        self._kill(worker)
+        self.members -= 1
+
+    def _kill(self, worker) -> None:
+        self._placed.pop(worker, None)
+        ray.kill(worker, no_restart=True)
+
+    def shutdown(self) -> None:
+        for worker in list(self._placed):
+            self._kill(worker)
         self.idle.clear()
 
 
@@ -117,10 +144,17 @@ class MetaStepRun:
         done = self.aggregator.tasks[run.assignment.task].final
         record.status = "completed" if done else "partial"
 
-    def _fail(self, run: _Running, err: Exception) -> None:
-        """The task's worker died, raised, or fell silent: replace it and apply the policy."""
+    def _fail(self, run: _Running, err: Exception, never_started: bool = False) -> None:
+        """The task's worker died, raised, or fell silent: replace it and apply the policy.
+
+        A worker that never started is not replaced (there is no room for it now); with no
+        workers left, the tasks still queued fail at once instead of waiting for nothing.
+        """
         del self.running[run.stream]
-        self.pool.replace(run.worker)
+        if never_started:
+            self.pool.drop(run.worker)
+        else:
+            self.pool.replace(run.worker)
         record = self.records[run.assignment.task]
         record.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         retries = self.cfg.workers.max_task_retries
@@ -133,6 +167,13 @@ class MetaStepRun:
         got_some = self.aggregator.tasks[run.assignment.task].chunks > 0
         record.status = "partial" if got_some else "failed"
 
+    def _fail_queue_without_workers(self) -> None:
+        if self.pool.members == 0 and self.queue:
+            for assignment in self.queue:
+                record = self.records[assignment.task]
+                record.status, record.error = "failed", "no worker could be started"
+            self.queue.clear()
+
     def _expire_silent(self) -> None:
         now, workers = time.monotonic(), self.cfg.workers
         for run in list(self.running.values()):
@@ -141,7 +182,11 @@ class MetaStepRun:
                 limit += workers.startup_timeout_s
             since = now - (run.last_chunk or run.started)
             if since > limit:
-                self._fail(run, TimeoutError(f"no chunk for {since:.0f} s"))
+                never_started = run.last_chunk is None and not self.pool.started(run.worker)
+                self._fail(run, TimeoutError(f"no chunk for {since:.0f} s"
+                                             + (" (worker never started)" if never_started
+                                                else "")), never_started)
+        self._fail_queue_without_workers()
 
     def cancel(self) -> None:
         """Stops the tasks still running (on an error or interrupt)."""

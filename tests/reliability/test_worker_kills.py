@@ -1,0 +1,100 @@
+"""Workers SIGKILLed at random points mid-task (item 1 of the reliability issue).
+
+The named stand-in task streams seeded partial sums at a set pace, so chunk counts and θ⁰ can be
+compared exactly. A killer thread SIGKILLs a task's worker process a random time after its first
+chunk. Every meta-step must complete; the driver counts exactly the chunks that arrived, never one
+twice; with ``retry`` the final θ⁰ equals a fault-free run's bit for bit.
+"""
+
+import os
+import random
+import signal
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from leap_rl.config import load_config
+from leap_rl.distributed.checkpoint import load_latest
+from leap_rl.distributed.driver import MetaTrainer
+from leap_rl.distributed.runners import StandInTask
+
+pytestmark = pytest.mark.reliability
+SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"
+STAND_IN = StandInTask(chunks=5, seconds_per_chunk=0.25)
+META_STEPS = 6
+
+
+def run(out, policy=None, kill_seed=None):
+    """A 6-meta-step run (2 tasks each); returns (accepted chunks per task, kills delivered)."""
+    overrides = ["workers.num_cpus=0.5", f"meta.meta_steps={META_STEPS}",
+                 "workers.max_task_retries=3", "workers.task_timeout_s=60"]
+    if policy:
+        overrides.append(f"workers.failure_policy={policy}")
+    trainer = MetaTrainer(load_config(SMOKE, overrides), out, runner=STAND_IN,
+                          stream=open(os.devnull, "w"))
+    accepted, kills, targeted = defaultdict(list), [], set()
+    rng = random.Random(kill_seed)
+    log_chunk = trainer.log.chunk
+
+    def kill(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            kills.append(pid)
+        except ProcessLookupError:
+            pass
+
+    def on_chunk(meta_step, game, steps, chunk, verdict):
+        key = (chunk.meta_step, chunk.task)
+        if verdict == "accepted":
+            accepted[key].append(chunk.seq)
+        if kill_seed is not None and key not in targeted:  # each task's worker is hit once
+            targeted.add(key)
+            threading.Timer(rng.uniform(0.0, 1.0), kill, [chunk.pid]).start()
+        log_chunk(meta_step, game, steps, chunk, verdict)
+
+    trainer.log.chunk = on_chunk
+    trainer.run()
+    return accepted, kills
+
+
+def task_rows(out):
+    import json
+
+    return [json.loads(l) for l in (Path(out) / "tasks.jsonl").read_text().splitlines()]
+
+
+def check_exactly_once(out, accepted):
+    rows = task_rows(out)
+    assert len(rows) == 2 * META_STEPS  # every meta-step completed
+    for row in rows:
+        seqs = accepted[(row["meta_step"], row["task"])]
+        assert len(seqs) == len(set(seqs))  # no sequence number counted twice
+        assert row["chunks_received"] == len(seqs)
+    return rows
+
+
+def test_keep_partial_counts_what_arrived(tmp_path):
+    accepted, kills = run(tmp_path, "keep_partial", kill_seed=1)
+    rows = check_exactly_once(tmp_path, accepted)
+    assert len(kills) >= 10
+    assert any(r["status"] == "partial" for r in rows)
+    for r in rows:
+        assert r["chunks_received"] <= 5 and r["attempts"] == 1
+        if r["status"] == "partial":
+            assert r["chunks_received"] < 5 and r["error"]
+
+
+def test_retry_equals_a_fault_free_run_bit_for_bit(tmp_path):
+    run(tmp_path / "clean")
+    accepted, kills = run(tmp_path / "killed", "retry", kill_seed=2)
+    rows = check_exactly_once(tmp_path / "killed", accepted)
+    assert len(kills) >= 10
+    assert all(r["status"] == "completed" and r["chunks_received"] == 5 for r in rows)
+    assert any(r["attempts"] > 1 for r in rows)
+    clean = load_latest(tmp_path / "clean" / "checkpoints")["meta_optimizer"]
+    killed = load_latest(tmp_path / "killed" / "checkpoints")["meta_optimizer"]
+    for k in clean["init"]:
+        assert torch.equal(clean["init"][k], killed["init"][k])
