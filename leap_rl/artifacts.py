@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,16 +61,31 @@ def save_init(path: str | Path, params: Mapping[str, torch.Tensor], *, architect
     return atomic_save(record, path)
 
 
+def verified_load(path: str | Path) -> Any:
+    """torch.load after checking every CRC-32 of torch's zip format (torch.load checks none,
+    so flipped bytes in tensor data would otherwise load as good). Raises on any damage."""
+    with zipfile.ZipFile(path) as archive:
+        bad = archive.testzip()
+    if bad is not None:
+        raise ValueError(f"checksum mismatch in {bad}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def one_line(err: BaseException) -> str:
+    """``Type: first line of the message``, for messages that must fit one line."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
 def load_init(path: str | Path) -> dict[str, Any]:
     """Reads an ``encoder.pt`` written by :func:`save_init`; raises ArtifactError if unusable."""
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file")
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a truncated or foreign file
-        raise ArtifactError(f"{path}: not a readable torch file ({type(err).__name__}: {err})") \
-            from None
+        record = verified_load(path)
+    except Exception as err:  # zipfile and torch raise many types for a damaged or foreign file
+        raise ArtifactError(f"{path}: not a readable torch file ({one_line(err)})") from None
     if not isinstance(record, dict) or record.get("format") != INIT_FORMAT:
         raise ArtifactError(f"{path}: not a leap-rl encoder initialization "
                             f"(expected format {INIT_FORMAT!r})")

@@ -28,7 +28,9 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # allow_inf_nan=False: an infinite learning rate or CPU count passes a range check but
+    # cannot run; refuse it here, before any Ray resource exists.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class EnvConfig(_Section):
@@ -133,7 +135,8 @@ class ExperimentConfig(_Section):
     """A whole experiment: environments, inner learner, Leap, outer loop."""
 
     name: str = Field("leap", min_length=1, description="Run name, used in output paths.")
-    seed: int = Field(0, ge=0, description="Seeds game sampling, heads and environments.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds game sampling, heads and "
+                      "environments.")
     env: EnvConfig = Field(default_factory=EnvConfig, description="Atari preprocessing.")
     inner: A2CConfig = Field(default_factory=A2CConfig, description="Actor-critic inner learner.")
     leap: LeapConfig = Field(default_factory=LeapConfig, description="Leap meta-gradient.")

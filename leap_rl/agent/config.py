@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class A2CConfig(BaseModel):
     """Hyperparameters of one actor-critic learner (one task = one game)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     num_envs: int = Field(
         32, ge=1, description="Parallel environments per batch (paper, app. F: batch size 32)."

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from leap_rl.artifacts import atomic_save
+from leap_rl.artifacts import atomic_save, one_line, verified_load
 
 _NAME = re.compile(r"^ckpt-(\d{6})\.pt$")
 
@@ -44,11 +42,11 @@ def load_latest(directory: Path, log=None) -> dict[str, Any] | None:
         leftover.unlink(missing_ok=True)
     for path in reversed(list_checkpoints(directory)):
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = verified_load(path)
             if not isinstance(state, dict) or "meta_optimizer" not in state:
                 raise ValueError("not a leap-rl checkpoint")
             return state
         except Exception as err:  # a truncated file raises from deep inside torch/pickle
-            log(f"checkpoint {path.name} is unreadable ({type(err).__name__}: {err}); "
+            log(f"checkpoint {path.name} is unreadable ({one_line(err)}); "
                 "falling back to the previous one")
     return None

@@ -75,22 +75,22 @@ class MetaTrainer:
                  stream: TextIO = sys.stdout, resume: bool = False) -> None:
         self.cfg, self.out = cfg, Path(out)
         self.runner = runner or A2CTask()
-        self.log = RunLog(self.out, cfg, stream)
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
         self.start = self.bad_in_a_row = 0
         if resume:
-            self._restore()
+            self._restore(lambda message: print(message, file=stream, flush=True))
+        self.log = RunLog(self.out, cfg, stream, resume_after=self.start)
 
-    def _restore(self) -> None:
-        state = load_latest(self.out / "checkpoints", self.log.say)
+    def _restore(self, say) -> None:
+        state = load_latest(self.out / "checkpoints", say)
         if state is None:
-            self.log.say(f"no usable checkpoint in {self.out / 'checkpoints'}: starting afresh")
+            say(f"no usable checkpoint in {self.out / 'checkpoints'}: starting afresh")
             return
         self.meta.load_state_dict(state["meta_optimizer"])
         self.start = int(state["meta_step"])
         self.bad_in_a_row = int(state.get("bad_in_a_row", 0))
-        self.log.say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
+        say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
 
     def run(self) -> dict:
         """All remaining meta-steps; returns a summary. Workers are stopped on any exit."""

@@ -20,15 +20,19 @@ class RunLog:
     """Writes the run directory's logs; prints progress at most every ``interval`` seconds."""
 
     def __init__(self, out: Path, cfg: ExperimentConfig, stream: TextIO = sys.stdout,
-                 interval: float = 10.0) -> None:
+                 interval: float = 10.0, resume_after: int = 0) -> None:
+        """``resume_after``: meta-steps already done; records of later ones (written before a
+        crash, then redone) are dropped from tasks.jsonl and TensorBoard."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.out, self.cfg, self.stream, self.interval = out, cfg, stream, interval
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
                                                         sort_keys=False))
-        self.writer = SummaryWriter(str(out / "tensorboard"))
+        self.writer = SummaryWriter(str(out / "tensorboard"),
+                                    purge_step=resume_after + 1 if resume_after else None)
         self.writer.add_text("hparams", "```\n" + (out / "config.yaml").read_text() + "```")
+        _keep_task_rows_before(out / "tasks.jsonl", resume_after)
         self.tasks = (out / "tasks.jsonl").open("a")
         self._last_print = 0.0
         self._progress: dict[int, tuple[str, int, int]] = {}
@@ -99,3 +103,12 @@ class RunLog:
     def close(self) -> None:
         self.writer.close()
         self.tasks.close()
+
+
+def _keep_task_rows_before(path: Path, meta_steps: int) -> None:
+    """Rewrites tasks.jsonl with only the rows of meta-steps before ``meta_steps``."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line)["meta_step"] < meta_steps]
+    path.write_text("".join(line + "\n" for line in rows))

@@ -1,0 +1,121 @@
+"""Duplicate and stale chunks injected at the driver are dropped, exactly, and change nothing.
+
+``MetaStepAggregator.add`` is wrapped so that every chunk that arrives is preceded by stale
+copies (the previous meta-step's tag, a task index the meta-step does not have) and followed by
+duplicates (an exact copy, and for task 0 a copy with a different gradient, as a retried attempt
+would send). The run must drop exactly those, count them in the aggregator and in TensorBoard,
+and end with θ⁰ and Adam's state bit for bit equal to a clean run's.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from leap_rl.artifacts import load_init
+from leap_rl.config import load_config
+from leap_rl.distributed.aggregator import MetaStepAggregator
+from leap_rl.distributed.checkpoint import load_latest
+from leap_rl.distributed.driver import MetaTrainer
+from leap_rl.distributed.runners import StandInTask
+
+pytestmark = pytest.mark.reliability
+SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"
+CHUNKS, META_STEPS, TASKS = 3, 2, 2  # smoke.yaml: meta_batch_size 2
+
+
+def scalars(out):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(Path(out) / "tensorboard"))
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def rows(out):
+    return [json.loads(l) for l in (Path(out) / "tasks.jsonl").read_text().splitlines()]
+
+
+def assert_same_meta_state(a: dict, b: dict) -> None:
+    """θ⁰, Adam's moments and step counts: equal bit for bit."""
+    assert a["steps_taken"] == b["steps_taken"]
+    assert a["init"].keys() == b["init"].keys()
+    for k in a["init"]:
+        assert torch.equal(a["init"][k], b["init"][k]), k
+    assert a["adam"]["state"].keys() == b["adam"]["state"].keys()
+    for slot, state in a["adam"]["state"].items():
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(state[key], b["adam"]["state"][slot][key]), (slot, key)
+
+
+def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_path, monkeypatch):
+    cfg = load_config(SMOKE, ["workers.num_cpus=0.5", f"meta.meta_steps={META_STEPS}"])
+    stand_in, quiet = StandInTask(chunks=CHUNKS), open(os.devnull, "w")
+    MetaTrainer(cfg, tmp_path / "clean", runner=stand_in, stream=quiet).run()
+
+    real_add = MetaStepAggregator.add
+    aggregators: list[MetaStepAggregator] = []
+    verdicts: Counter = Counter()  # (meta-step, what was injected, verdict) -> count
+
+    def add_with_injections(self, chunk):
+        if self not in aggregators:
+            aggregators.append(self)
+        m = self.meta_step
+        # Stale copies first: a dropped stale chunk must not mark its sequence number as seen.
+        stale = [dataclasses.replace(chunk, meta_step=chunk.meta_step - 1)]
+        if chunk.seq == 0:
+            stale.append(dataclasses.replace(chunk, task=len(self.tasks)))
+        for injected in stale:
+            verdicts[m, "stale", real_add(self, injected)] += 1
+        verdict = real_add(self, chunk)
+        verdicts[m, "real", verdict] += 1
+        duplicates = [copy.deepcopy(chunk)]
+        if chunk.task == 0:  # same key, different content: counted, θ⁰ would move elsewhere
+            altered = {k: 1e3 * g + 1 for k, g in chunk.progress.gradient.items()}
+            progress = dataclasses.replace(chunk.progress, gradient=altered)
+            duplicates.append(dataclasses.replace(chunk, progress=progress,
+                                                  attempt=chunk.attempt + 1))
+        for injected in duplicates:
+            verdicts[m, "duplicate", real_add(self, injected)] += 1
+        return verdict
+
+    monkeypatch.setattr(MetaStepAggregator, "add", add_with_injections)
+    MetaTrainer(cfg, tmp_path / "injected", runner=stand_in, stream=quiet).run()
+    monkeypatch.undo()
+
+    stale_per_step = TASKS * CHUNKS + TASKS           # previous meta-step's tag + unknown task
+    duplicates_per_step = TASKS * CHUNKS + CHUNKS     # exact copies + task 0's altered copies
+    expected = Counter()
+    for m in range(META_STEPS):
+        expected[m, "real", "accepted"] = TASKS * CHUNKS
+        expected[m, "stale", "stale"] = stale_per_step
+        expected[m, "duplicate", "duplicate"] = duplicates_per_step
+    assert verdicts == expected
+    assert [(a.meta_step, a.duplicates, a.stale, a.nonfinite) for a in aggregators] == [
+        (m, duplicates_per_step, stale_per_step, 0) for m in range(META_STEPS)]
+
+    injected, clean = scalars(tmp_path / "injected"), scalars(tmp_path / "clean")
+    assert injected["meta/duplicate_chunks"] == [duplicates_per_step] * META_STEPS
+    assert injected["meta/stale_chunks"] == [stale_per_step] * META_STEPS
+    assert clean["meta/duplicate_chunks"] == clean["meta/stale_chunks"] == [0] * META_STEPS
+    assert injected["meta/grad_norm"] == clean["meta/grad_norm"]
+    assert injected["meta/init_update_norm"] == clean["meta/init_update_norm"]
+    drop = lambda r: {k: v for k, v in r.items() if k not in ("node_id", "pid")}
+    assert ([drop(r) for r in rows(tmp_path / "injected")]
+            == [drop(r) for r in rows(tmp_path / "clean")])
+    assert all(r["chunks_received"] == CHUNKS for r in rows(tmp_path / "injected"))
+
+    a = load_latest(tmp_path / "clean" / "checkpoints")
+    b = load_latest(tmp_path / "injected" / "checkpoints")
+    assert a["meta_step"] == b["meta_step"] == META_STEPS
+    assert_same_meta_state(a["meta_optimizer"], b["meta_optimizer"])
+    init_a = load_init(tmp_path / "clean" / "init" / "encoder.pt")["parameters"]
+    init_b = load_init(tmp_path / "injected" / "init" / "encoder.pt")["parameters"]
+    assert all(torch.equal(init_a[k], init_b[k]) for k in init_a)
