@@ -112,3 +112,18 @@ def _keep_task_rows_before(path: Path, meta_steps: int) -> None:
     rows = [line for line in path.read_text().splitlines()
             if line.strip() and json.loads(line)["meta_step"] < meta_steps]
     path.write_text("".join(line + "\n" for line in rows))
+
+
+def read_tasks(out: str | Path) -> list[dict]:
+    """The task records of a run directory's tasks.jsonl, in order."""
+    text = (Path(out) / "tasks.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def read_scalars(out: str | Path) -> dict[str, list[float]]:
+    """Every TensorBoard scalar of a run directory: tag → values in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(Path(out) / "tensorboard"))
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}

@@ -18,15 +18,6 @@ SOLVED = 195.0
 WINDOW = 20
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny MLP: intra-op threads only add contention (50x slower on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_learner(seed: int, **overrides) -> A2CLearner:
     settings = dict(num_envs=8, unroll_length=5, learning_rate=7e-3, rmsprop_eps=1e-5,
                     max_grad_norm=0.5, encoder="mlp", device="cpu")

@@ -14,15 +14,6 @@ from leap_rl.envs import make_vector_env
 from leap_rl.leap import LeapAccumulator
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small models: intra-op threads only add contention on a busy 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class RecordingAccumulator(LeapAccumulator):
     """The real accumulator, plus a check of every observation against the live model."""
 

@@ -5,7 +5,6 @@ order) use ``StandInTask``, a named stand-in that streams seeded partial sums at
 the end-to-end test uses the real A2C learner on real ALE games.
 """
 
-import json
 import os
 import signal
 import time
@@ -18,6 +17,7 @@ from leap_rl.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints, load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init
+from leap_rl.distributed.runlog import read_scalars, read_tasks
 from leap_rl.distributed.runners import StandInTask
 
 pytestmark = pytest.mark.integration
@@ -28,27 +28,15 @@ def config(*overrides):
     return load_config(SMOKE, list(overrides))
 
 
-def rows(out):
-    return [json.loads(l) for l in (Path(out) / "tasks.jsonl").read_text().splitlines()]
-
-
-def scalars(out):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(Path(out) / "tensorboard"))
-    events.Reload()
-    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-
-
 def test_smoke_config_end_to_end(ray_local, tmp_path):
     cfg = config("meta.steps_per_task=800", "env.max_episode_frames=160")
     summary = MetaTrainer(cfg, tmp_path, stream=open(os.devnull, "w")).run()
-    records = rows(tmp_path)
+    records = read_tasks(tmp_path)
     assert len(records) == 4 and {r["meta_step"] for r in records} == {0, 1}
     for r in records:
         assert r["status"] == "completed" and r["steps"] == 800 and r["chunks_received"] >= 2
         assert r["node_id"] and r["pid"] and r["d1"] > 0 and r["final_return"] is not None
-    tags = scalars(tmp_path)
+    tags = read_scalars(tmp_path)
     for tag in ("meta/path_length", "meta/grad_norm", "meta/init_update_norm",
                 "meta/tasks_completed", "meta/tasks_failed", "meta/duplicate_chunks",
                 "meta/step_seconds", "meta/env_steps_per_second"):
@@ -94,12 +82,12 @@ def test_killed_worker_keeps_what_arrived_and_counts_nothing_twice(ray_local, tm
                           stream=open(os.devnull, "w"))
     trainer.log.chunk = kill_after_two
     trainer.run()
-    record = {r["task"]: r for r in rows(tmp_path)}
+    record = {r["task"]: r for r in read_tasks(tmp_path)}
     task0 = [(s, a) for t, s, a in accepted if t == 0]
     assert len({s for s, _ in task0}) == len(task0)  # never one sequence number twice
     assert record[0]["chunks_received"] == len(task0)
     assert record[1]["status"] == "completed" and record[1]["chunks_received"] == 6
-    tags = scalars(tmp_path)
+    tags = read_scalars(tmp_path)
     if policy == "keep_partial":
         assert record[0]["status"] == "partial" and 2 <= len(task0) < 6
         assert "ActorDiedError" in record[0]["error"] and tags["meta/tasks_failed"] == [1.0]
@@ -126,5 +114,5 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(ray_local, tmp_path):
     for slot, state in a["adam"]["state"].items():
         for key in ("exp_avg", "exp_avg_sq", "step"):
             assert torch.equal(state[key], b["adam"]["state"][slot][key])
-    games = lambda out: [(r["meta_step"], r["game"]) for r in rows(out)]
+    games = lambda out: [(r["meta_step"], r["game"]) for r in read_tasks(out)]
     assert games(tmp_path / "straight") == games(tmp_path / "split")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -24,23 +23,12 @@ from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
+from leap_rl.distributed.runlog import read_scalars, read_tasks
 from leap_rl.distributed.runners import StandInTask
 
 pytestmark = pytest.mark.reliability
 SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"
 CHUNKS, META_STEPS, TASKS = 3, 2, 2  # smoke.yaml: meta_batch_size 2
-
-
-def scalars(out):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(Path(out) / "tensorboard"))
-    events.Reload()
-    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-
-
-def rows(out):
-    return [json.loads(l) for l in (Path(out) / "tasks.jsonl").read_text().splitlines()]
 
 
 def assert_same_meta_state(a: dict, b: dict) -> None:
@@ -101,16 +89,16 @@ def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_
     assert [(a.meta_step, a.duplicates, a.stale, a.nonfinite) for a in aggregators] == [
         (m, duplicates_per_step, stale_per_step, 0) for m in range(META_STEPS)]
 
-    injected, clean = scalars(tmp_path / "injected"), scalars(tmp_path / "clean")
+    injected, clean = read_scalars(tmp_path / "injected"), read_scalars(tmp_path / "clean")
     assert injected["meta/duplicate_chunks"] == [duplicates_per_step] * META_STEPS
     assert injected["meta/stale_chunks"] == [stale_per_step] * META_STEPS
     assert clean["meta/duplicate_chunks"] == clean["meta/stale_chunks"] == [0] * META_STEPS
     assert injected["meta/grad_norm"] == clean["meta/grad_norm"]
     assert injected["meta/init_update_norm"] == clean["meta/init_update_norm"]
     drop = lambda r: {k: v for k, v in r.items() if k not in ("node_id", "pid")}
-    assert ([drop(r) for r in rows(tmp_path / "injected")]
-            == [drop(r) for r in rows(tmp_path / "clean")])
-    assert all(r["chunks_received"] == CHUNKS for r in rows(tmp_path / "injected"))
+    assert ([drop(r) for r in read_tasks(tmp_path / "injected")]
+            == [drop(r) for r in read_tasks(tmp_path / "clean")])
+    assert all(r["chunks_received"] == CHUNKS for r in read_tasks(tmp_path / "injected"))
 
     a = load_latest(tmp_path / "clean" / "checkpoints")
     b = load_latest(tmp_path / "injected" / "checkpoints")

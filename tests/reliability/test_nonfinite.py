@@ -2,7 +2,6 @@
 partial sums arriving at the driver, and a run of meta-steps with nothing usable."""
 
 import io
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer, MetaTrainingError, initial_init
+from leap_rl.distributed.runlog import read_scalars, read_tasks
 from leap_rl.distributed.runners import A2CTask, StandInTask
 
 pytestmark = pytest.mark.reliability
@@ -20,18 +20,6 @@ SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"
 
 def config(*overrides):
     return load_config(SMOKE, ["workers.num_cpus=0.5", "run.checkpoint_every=1", *overrides])
-
-
-def scalars(out):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(Path(out) / "tensorboard"))
-    events.Reload()
-    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-
-
-def rows(out):
-    return [json.loads(l) for l in (Path(out) / "tasks.jsonl").read_text().splitlines()]
 
 
 def test_nonfinite_chunks_are_skipped_counted_and_change_nothing(ray_local, tmp_path):
@@ -48,8 +36,8 @@ def test_nonfinite_chunks_are_skipped_counted_and_change_nothing(ray_local, tmp_
             assert torch.equal(bad["init"][k], zero["init"][k])
         for slot, state in zero["adam"]["state"].items():
             assert torch.equal(bad["adam"]["state"][slot]["exp_avg_sq"], state["exp_avg_sq"])
-        assert scalars(tmp_path / name)["meta/nonfinite_chunks"] == [4.0, 4.0]  # 2 tasks × 2
-    assert scalars(tmp_path / "zero")["meta/nonfinite_chunks"] == [0.0, 0.0]
+        assert read_scalars(tmp_path / name)["meta/nonfinite_chunks"] == [4.0, 4.0]  # 2 tasks × 2
+    assert read_scalars(tmp_path / "zero")["meta/nonfinite_chunks"] == [0.0, 0.0]
 
 
 def test_meta_steps_without_a_usable_update_stop_the_run_with_theta_unchanged(ray_local, tmp_path):
@@ -65,8 +53,8 @@ def test_meta_steps_without_a_usable_update_stop_the_run_with_theta_unchanged(ra
     assert state["meta_step"] == 1 and state["meta_optimizer"]["adam"]["state"] == {}
     for k, v in start.items():
         assert torch.equal(state["meta_optimizer"]["init"][k], v)
-    assert [r["meta_step"] for r in rows(tmp_path)] == [0, 0, 1, 1]
-    assert scalars(tmp_path)["meta/update_skipped"] == [1.0, 1.0]
+    assert [r["meta_step"] for r in read_tasks(tmp_path)] == [0, 0, 1, 1]
+    assert read_scalars(tmp_path)["meta/update_skipped"] == [1.0, 1.0]
 
 
 def test_a_nan_loss_inside_a_real_task_is_skipped_and_counted(ray_local, tmp_path):
@@ -88,8 +76,8 @@ def test_a_nan_loss_inside_a_real_task_is_skipped_and_counted(ray_local, tmp_pat
     cfg = config("meta.meta_steps=1", "meta.steps_per_task=800", "workers.num_cpus=1",
                  "env.max_episode_frames=160")
     MetaTrainer(cfg, tmp_path, runner=InjectingA2CTask(), stream=open(os.devnull, "w")).run()
-    for row in rows(tmp_path):
+    for row in read_tasks(tmp_path):
         assert row["status"] == "completed" and row["skipped_segments"] == 2
-    tags = scalars(tmp_path)
+    tags = read_scalars(tmp_path)
     assert tags["meta/skipped_segments"] == [4.0] and tags["meta/update_skipped"] == [0.0]
     assert tags["meta/init_update_norm"][0] > 0

@@ -19,6 +19,7 @@ import torch
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
+from leap_rl.distributed.runlog import read_tasks
 from leap_rl.distributed.runners import StandInTask
 
 pytestmark = pytest.mark.reliability
@@ -60,14 +61,8 @@ def run(out, policy=None, kill_seed=None):
     return accepted, kills
 
 
-def task_rows(out):
-    import json
-
-    return [json.loads(l) for l in (Path(out) / "tasks.jsonl").read_text().splitlines()]
-
-
 def check_exactly_once(out, accepted):
-    rows = task_rows(out)
+    rows = read_tasks(out)
     assert len(rows) == 2 * META_STEPS  # every meta-step completed
     for row in rows:
         seqs = accepted[(row["meta_step"], row["task"])]

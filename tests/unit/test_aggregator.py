@@ -2,7 +2,6 @@
 
 import random
 
-import pytest
 import torch
 
 from leap_rl.config import load_config
