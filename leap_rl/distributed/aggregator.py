@@ -8,11 +8,19 @@ order at the end, so the result does not depend on the order in which chunks arr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 
 from leap_rl.distributed.protocol import Chunk
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    """Every entry finite. A sum with a NaN or ±inf in it is never finite, so one reduction
+    settles the usual case; only a non-finite sum (possibly mere overflow) is checked entry
+    by entry."""
+    return math.isfinite(float(tensor.sum())) or bool(torch.isfinite(tensor).all())
 
 
 @dataclass
@@ -47,7 +55,7 @@ class MetaStepAggregator:
             return "duplicate"
         tally.seen.add(chunk.seq)
         gradient = chunk.progress.gradient
-        if not all(bool(torch.isfinite(g).all()) for g in gradient.values()):
+        if not all(_finite(g) for g in gradient.values()):
             self.nonfinite += 1
             return "nonfinite"
         if tally.gradient is None:
