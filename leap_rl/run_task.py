@@ -117,6 +117,11 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
                init_path: str | Path | None = None, leap: bool = True,
                report_every: int = 20, stream: TextIO = sys.stdout) -> dict[str, Any]:
     """Trains one agent on ``game`` for ``steps`` agent steps; returns (and writes) a summary."""
+    if cfg.inner.backend == "rllib":
+        from leap_rl.rllib.task import train_task as train_rllib_task
+
+        return train_rllib_task(game, steps, cfg, out=out, seed=seed, init_path=init_path,
+                                leap=leap, report_every=report_every, stream=stream)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

@@ -8,9 +8,9 @@ description says so and the value is the common A2C/IMPALA choice.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class A2CConfig(BaseModel):
@@ -60,3 +60,27 @@ class A2CConfig(BaseModel):
         min_length=1,
         description="Name prefixes of the parameters Leap meta-learns (paper: the shared encoder).",
     )
+    backend: Literal["a2c", "rllib"] = Field(
+        "a2c",
+        description="Inner learner: the paper's A2C (a2c) or an RLlib algorithm on RLlib's new API "
+        "stack with the same encoder (rllib; see inner.algorithm, inner.rllib, leap_rl/rllib).",
+    )
+    algorithm: Literal["PPO", "APPO", "IMPALA"] = Field(
+        "PPO", description="RLlib algorithm when inner.backend is rllib (ignored by a2c)."
+    )
+    rllib: dict[str, Any] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="RLlib training settings passed to config.training(**rllib) as they are, "
+        "after those derived from this section (e.g. {num_epochs: 4, minibatch_size: 64}); "
+        "checked by RLlib itself when inner.backend is rllib.",
+    )
+
+    @field_validator("rllib")
+    @classmethod
+    def _rllib_accepts_settings(cls, rllib: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if info.data.get("backend") == "rllib" and "algorithm" in info.data:
+            from leap_rl.rllib.build import check_settings  # imports RLlib: only when asked for
+
+            check_settings(A2CConfig.model_construct(**{**info.data, "rllib": rllib}))
+        return rllib

@@ -22,7 +22,7 @@ from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import RunLog
-from leap_rl.distributed.runners import A2CTask
+from leap_rl.distributed.runners import runner_for
 from leap_rl.distributed.scheduler import MetaStepRun, WorkerPool
 from leap_rl.envs import make_vector_env
 from leap_rl.meta_optimizer import MetaOptimizer
@@ -74,7 +74,7 @@ class MetaTrainer:
     def __init__(self, cfg: ExperimentConfig, out: str | Path, *, runner=None,
                  stream: TextIO = sys.stdout, resume: bool = False) -> None:
         self.cfg, self.out = cfg, Path(out)
-        self.runner = runner or A2CTask()
+        self.runner = runner or runner_for(cfg)
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
         self.start = self.bad_in_a_row = 0

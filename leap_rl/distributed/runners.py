@@ -45,6 +45,15 @@ class A2CTask:
             learner.env.close()
 
 
+def runner_for(cfg: ExperimentConfig):
+    """The task runner of ``cfg.inner.backend``: ``A2CTask`` (a2c) or ``RLlibTask`` (rllib)."""
+    if cfg.inner.backend == "rllib":
+        from leap_rl.rllib import RLlibTask  # imports no RLlib until a task runs
+
+        return RLlibTask()
+    return A2CTask()
+
+
 @dataclass(frozen=True)
 class StandInTask:
     """A stand-in task: ``chunks`` seeded partial sums, one every ``seconds_per_chunk``.

@@ -52,6 +52,9 @@ def add_evaluate_parsers(subparsers) -> dict:
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config key, e.g. inner.num_envs=8")
     ev.add_argument("--out", default=None, help="output directory (default: runs/eval-NAME)")
+    ev.add_argument("--backend", choices=["a2c", "rllib"], default=None,
+                    help="inner learner of every run, Leap and random alike (sets "
+                    "inner.backend; default: the config's)")
     ev.add_argument("--address", default=None, help="Ray cluster to join ('auto', host:port); "
                     "default: RAY_ADDRESS if set, else an embedded local instance")
     rp = subparsers.add_parser("report", help="re-render a finished evaluation's table, "
@@ -82,7 +85,8 @@ def select_games(spec: str, cfg: ExperimentConfig) -> list[str]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from leap_rl.run_task import read_init
 
-    cfg = load_config(args.config, args.overrides)
+    backend = [f"inner.backend={args.backend}"] if args.backend else []
+    cfg = load_config(args.config, args.overrides + backend)
     games = select_games(args.games, cfg)
     read_init(args.init, cfg)  # a missing or mismatched encoder.pt stops us here
     out = Path(args.out or f"runs/eval-{cfg.name}")

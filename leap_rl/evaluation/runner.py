@@ -78,6 +78,11 @@ def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
 
     torch.set_num_threads(max(1, num_threads))
     config = ExperimentConfig.model_validate(cfg)
+    if config.inner.backend == "rllib":
+        from leap_rl.rllib.task import evaluation_run
+
+        yield from evaluation_run(spec, init, config, PROGRESS_EVERY_S)
+        return
     learner = build_learner(spec.game, config, seed=spec.seed, accumulator=None,
                             init=init if spec.method == "leap" else None)
     start = last = time.monotonic()

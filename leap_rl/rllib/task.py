@@ -1,0 +1,112 @@
+"""``train-task`` and ``evaluate`` runs on the RLlib backend: the same outputs as the A2C ones.
+
+:func:`train_task` writes what :func:`leap_rl.run_task.train_task` writes (config.yaml,
+episodes.jsonl, tensorboard/, meta_gradient.pt, final_encoder.pt, summary.json);
+:func:`evaluation_run` streams what :func:`leap_rl.evaluation.runner.train_run` streams.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+import yaml
+
+from leap_rl.config import ExperimentConfig
+
+
+def _losses(result: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(policy loss, value loss, entropy) of the default module in a train() result."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+    from ray.rllib.utils.metrics import LEARNER_RESULTS
+
+    module = result.get(LEARNER_RESULTS, {}).get(DEFAULT_MODULE_ID, {})
+    return tuple(float(module.get(k, float("nan"))) for k in ("policy_loss", "vf_loss", "entropy"))
+
+
+def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path, seed: int = 0,
+               init_path: str | Path | None = None, leap: bool = True,
+               report_every: int = 20, stream: TextIO = sys.stdout) -> dict[str, Any]:
+    """Trains one agent on ``game`` with RLlib (``inner.algorithm``); returns (and writes) a
+    summary. ``report_every`` counts ``algo.train()`` calls between console lines."""
+    from leap_rl.agent.a2c import TrainReport
+    from leap_rl.artifacts import atomic_save, save_init
+    from leap_rl.rllib.build import (build_algorithm, encoder_state, ensure_ray, leap_flush,
+                                     leap_total)
+    from leap_rl.rllib.env import SIZE
+    from leap_rl.rllib.runner import train
+    from leap_rl.run_task import TaskLog, read_init
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    init = read_init(init_path, cfg) if init_path is not None else None
+    started_ray = ensure_ray()
+    algo = build_algorithm(game, cfg, seed=seed, init=init, leap=leap)
+    log, start = TaskLog(out, game, steps, stream), time.perf_counter()
+    calls, pending, agent_steps = 0, [], 0
+    try:
+        for report in train(algo, steps):
+            calls += 1
+            pending.extend(report.episodes)
+            agent_steps = report.agent_steps
+            if calls % report_every == 0 or agent_steps >= steps:
+                log.report(TrainReport(agent_steps, calls, pending, *_losses(report.result),
+                                       steps_per_second=report.steps_per_second))
+                pending = []
+        summary = {"game": game, "seed": seed, "agent_steps": agent_steps,
+                   "updates": leap_total(algo) if leap else None, "train_calls": calls,
+                   "episodes": log.episodes, "mean_recent_return": log.mean_return,
+                   "init": str(init_path) if init_path else None,
+                   "backend": f"rllib/{cfg.inner.algorithm}",
+                   "seconds": time.perf_counter() - start}
+        if leap:
+            flushed = leap_flush(algo)
+            gradient = flushed["gradient"]
+            atomic_save(gradient, out / "meta_gradient.pt")
+            norm = sum(float(v.double().square().sum()) for v in gradient.values()) ** 0.5
+            summary["leap"] = {**flushed["stats"], "meta_gradient_norm": norm,
+                               "metric": cfg.leap.metric}
+        final = encoder_state(algo)
+        c = final["encoder.conv1.weight"].shape[1]
+        save_init(out / "final_encoder.pt", final, architecture=cfg.inner.encoder,
+                  observation_shape=(c, SIZE, SIZE))
+    finally:
+        log.close()
+        algo.stop()
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def evaluation_run(spec, init: Mapping[str, torch.Tensor], config: ExperimentConfig,
+                   progress_every_s: float) -> Iterator[dict]:
+    """An evaluation run (leap: encoder ← θ⁰, random: a fresh seeded one) on RLlib, streaming
+    {agent_steps, episodes, done} as ``leap_rl.evaluation.runner.train_run`` does."""
+    from leap_rl.rllib.build import build_algorithm
+    from leap_rl.rllib.runner import train
+
+    algo = build_algorithm(spec.game, config, seed=spec.seed, leap=False,
+                           init=init if spec.method == "leap" else None)
+    start = last = time.monotonic()
+    pending: list[tuple[int, float]] = []
+    agent_steps = 0
+    try:
+        for r in train(algo, spec.steps):
+            agent_steps = r.agent_steps
+            pending.extend((r.agent_steps, ret) for ret, _ in r.episodes)
+            if time.monotonic() - last >= progress_every_s:
+                yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
+                pending, last = [], time.monotonic()
+    finally:
+        algo.stop()
+    yield {"agent_steps": agent_steps, "episodes": pending, "done": True,
+           "seconds": time.monotonic() - start}
