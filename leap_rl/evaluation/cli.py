@@ -58,8 +58,9 @@ def add_evaluate_parsers(subparsers) -> dict:
     ev.add_argument("--address", default=None, help="Ray cluster to join ('auto', host:port); "
                     "default: RAY_ADDRESS if set, else an embedded local instance")
     rp = subparsers.add_parser("report", help="re-render a finished evaluation's table, "
-                               "summary.json and plots from its curves.csv")
-    rp.add_argument("dir", help="the evaluation's output directory")
+                               "summary.json and plots from its curves.csv; for a "
+                               "meta-training run, the path length per meta-step and game")
+    rp.add_argument("dir", help="an evaluation's output directory or a meta-training run")
     rp.add_argument("--window", type=_positive_int, default=None,
                     help="moving-average window (default: the one the evaluation used)")
     return {"evaluate": cmd_evaluate, "report": cmd_report}
@@ -124,6 +125,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from leap_rl.evaluation.report import render
 
+    run_dir = Path(args.dir)
+    if (run_dir / "tasks.jsonl").is_file() and not (run_dir / "curves.csv").exists():
+        from leap_rl.evaluation.meta_report import render_meta_run
+
+        render_meta_run(run_dir)  # a meta-training run: Leap's objective across meta-steps
+        print(f"wrote {run_dir / 'meta_summary.json'} and {run_dir / 'plots' / 'path_length.png'}")
+        return 0
     render(args.dir, window=args.window)
     print(f"rewrote {Path(args.dir) / 'summary.json'} and {Path(args.dir) / 'plots'}")
     return 0
