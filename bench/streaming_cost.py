@@ -1,0 +1,340 @@
+"""What does streaming partial meta-gradients cost: bytes per task, and the driver's time?
+
+Issue 9, item 1. Two parts, one run:
+
+  A. Size. A real :class:`Chunk` carrying a partial sum shaped like the paper's θ⁰ (the
+     Mnih et al. 2013 encoder on 84×84×3, 675,120 float32) is serialized with Ray's own
+     serializer (what the object store holds) and with pickle. Bytes sent per task per
+     meta-step = chunks per task × that size, chunks per task = ⌈updates ÷ flush_every⌉ with
+     updates = steps_per_task ÷ (num_envs × unroll_length) (paper: ⌈31,250 ÷ 200⌉ = 157).
+
+  B. Driver time. MetaTrainer runs on a local Ray instance with StandInTask streaming
+     paper-sized chunks at a set pace. The driver is instrumented in place (no production code
+     changes): MetaStepRun._receive (the whole per-chunk path: next(stream), ray.get, the
+     aggregator, the run log), the ray.get inside it, MetaStepAggregator.add and RunLog.chunk
+     are timed (wall and main-thread CPU). Per-chunk driver cost = _receive per delivered chunk.
+     Measured fraction of the stand-in run = Σ _receive ÷ meta-step wall time (also the driver's
+     main-thread CPU ÷ wall, which covers everything the driver thread did: dispatch, ray.wait).
+
+Paper-scale fraction = per-chunk cost × chunk arrival rate, arrival rate = 16 tasks ×
+steps/s ÷ (flush_every × 160 agent steps per update); at 1,000 agent steps/s per task (the CPU
+figure) and 5,000 (GPU-like). Goal ≤ 1%. The end-of-meta-step work (mean over 16 tasks, Adam
+on θ⁰) is timed too and set against the meta-step's length (5M steps ÷ steps/s).
+
+On a shared machine the wall figures include preemption; main-thread CPU time does not, so it
+is the better estimate of the cost on idle cores. Both are printed.
+
+    .venv/bin/python bench/streaming_cost.py                # ~1 min on 2 cores
+    .venv/bin/python bench/streaming_cost.py --zero-copy    # RAY_ENABLE_ZERO_COPY_TORCH_TENSORS=1
+    .venv/bin/python bench/streaming_cost.py --proposed-add --driver-threads 1   # the fixes
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import math
+import os
+import pickle
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL = 0.01
+
+
+class Timer:
+    """Wraps a callable; records wall and thread-CPU seconds of every call."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.wall, self.cpu = fn, [], []
+
+    def __call__(self, *a, **kw):
+        w, c = time.perf_counter(), time.thread_time()
+        try:
+            return self.fn(*a, **kw)
+        finally:
+            self.wall.append(time.perf_counter() - w)
+            self.cpu.append(time.thread_time() - c)
+
+
+class TimedRay:
+    """Stands in for the ``ray`` module inside scheduler.py: ``get`` timed, the rest as is."""
+
+    def __init__(self, ray) -> None:
+        self._ray, self.get = ray, Timer(ray.get)
+
+    def __getattr__(self, name):
+        return getattr(self._ray, name)
+
+
+def proposed_add(self, chunk) -> str:
+    """MetaStepAggregator.add as proposed: the same, except the finite check. A sum with an
+    inf or NaN term is inf or NaN, so a finite Σg proves every entry finite: one reduction per
+    tensor settles the common case, instead of an elementwise isfinite, a bool temporary and
+    all(). Only a non-finite sum (a real inf/NaN, or finite float32 values overflowing) takes
+    the exact elementwise check, so the verdicts are exactly today's."""
+    import torch
+
+    if chunk.meta_step != self.meta_step or not 0 <= chunk.task < len(self.tasks):
+        self.stale += 1
+        return "stale"
+    tally = self.tasks[chunk.task]
+    if chunk.seq in tally.seen:
+        self.duplicates += 1
+        return "duplicate"
+    tally.seen.add(chunk.seq)
+    gradient = chunk.progress.gradient
+    if not all(math.isfinite(g.sum()) or bool(torch.isfinite(g).all())
+               for g in gradient.values()):
+        self.nonfinite += 1
+        return "nonfinite"
+    if tally.gradient is None:
+        tally.gradient = {k: g.clone() for k, g in gradient.items()}
+    else:
+        for k, g in gradient.items():
+            tally.gradient[k].add_(g)
+    self._record(tally, chunk)
+    return "accepted"
+
+
+def ms(x: float) -> str:
+    return f"{x * 1e3:.2f} ms"
+
+
+def stats(xs: list[float]) -> str:
+    if not xs:
+        return "n/a"
+    return (f"mean {ms(statistics.fmean(xs))}  median {ms(statistics.median(xs))}  "
+            f"p90 {ms(sorted(xs)[int(0.9 * (len(xs) - 1))])}  n={len(xs)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="worker actors (= tasks per "
+                        "meta-step) in the stand-in run")
+    parser.add_argument("--chunks", type=int, default=25, help="chunks per stand-in task")
+    parser.add_argument("--seconds-per-chunk", type=float, default=0.25,
+                        help="stand-in pace: sleep per chunk in each worker")
+    parser.add_argument("--meta-steps", type=int, default=2)
+    parser.add_argument("--flush-every", type=int, default=200, help="paper: 200 updates")
+    parser.add_argument("--steps-per-task", type=int, default=5_000_000, help="paper: 5M")
+    parser.add_argument("--tasks", type=int, default=16, help="paper: 16 tasks per meta-step")
+    parser.add_argument("--rates", type=float, nargs="+", default=[1000.0, 5000.0],
+                        help="inner agent steps/s per task for the paper-scale fraction")
+    parser.add_argument("--zero-copy", action="store_true",
+                        help="set RAY_ENABLE_ZERO_COPY_TORCH_TENSORS=1 (before Ray starts)")
+    parser.add_argument("--driver-threads", type=int, default=0,
+                        help="torch threads in the driver (0 = torch's default, as in production)")
+    parser.add_argument("--proposed-add", action="store_true",
+                        help="run the stand-in with the proposed MetaStepAggregator.add "
+                        "(finite check from one sum per tensor, elementwise only if needed)")
+    args = parser.parse_args()
+    if args.zero_copy:
+        os.environ["RAY_ENABLE_ZERO_COPY_TORCH_TENSORS"] = "1"
+
+    import ray
+    import torch
+
+    import leap_rl.distributed.scheduler as scheduler
+    from leap_rl.config import load_config
+    from leap_rl.distributed.aggregator import MetaStepAggregator
+    from leap_rl.distributed.driver import MetaTrainer, initial_init
+    from leap_rl.distributed.protocol import Assignment, Chunk
+    from leap_rl.distributed.runners import StandInTask
+    from leap_rl.meta_optimizer import MetaOptimizer
+
+    if args.driver_threads:
+        torch.set_num_threads(args.driver_threads)
+    paper = load_config(ROOT / "configs" / "paper.yaml")
+    cfg = load_config(ROOT / "configs" / "smoke.yaml", [
+        "meta.pool=[Pong, Freeway, Asterix, Enduro]", f"meta.meta_steps={args.meta_steps}",
+        f"meta.meta_batch_size={args.workers}", f"workers.num_workers={args.workers}",
+        "workers.num_cpus=1", f"workers.flush_every={args.flush_every}",
+        "run.checkpoint_every=1000"])
+    # The stand-in's partial sums are shaped like θ⁰; smoke.yaml keeps the paper's encoder and
+    # observation (RGB 84×84, one frame), so θ⁰ is the paper's.
+    init, obs_shape = initial_init(cfg)
+    numel = sum(v.numel() for v in init.values())
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        # ---- A. size of one real chunk ---------------------------------------------------
+        stand_in = StandInTask(chunks=args.chunks, seconds_per_chunk=args.seconds_per_chunk)
+        a = Assignment(0, 0, "Pong", 1, args.steps_per_task)
+        chunk = Chunk(0, 0, 0, 0, next(iter(stand_in(a, init, cfg))), "node", 1)
+        ctx = ray._private.worker.global_worker.get_serialization_context()
+        ray_bytes = ctx.serialize(chunk).total_bytes
+        pickle_bytes = len(pickle.dumps(chunk, protocol=5))
+        raw_bytes = sum(v.numel() * v.element_size() for v in init.values())
+        inner = paper.inner
+        per_update = inner.num_envs * inner.unroll_length
+        updates = math.ceil(args.steps_per_task / per_update)
+        chunks_per_task = math.ceil(updates / args.flush_every)
+        # Deserialization alone: ray.get of a chunk already in the object store (the driver's
+        # share of a transfer), torch tensors as sent today vs the same sums as numpy arrays
+        # (which Ray reads zero-copy from the store).
+        as_numpy = Chunk(0, 0, 0, 0, dataclasses.replace(
+            chunk.progress, gradient={k: v.numpy() for k, v in chunk.progress.gradient.items()}),
+            "node", 1)
+        get_times = {}
+        for name, obj in (("torch", chunk), ("numpy", as_numpy)) * 2:
+            ref, times = ray.put(obj), []
+            for _ in range(15):
+                w = time.perf_counter()
+                ray.get(ref)
+                times.append(time.perf_counter() - w)
+            get_times[name] = min(get_times.get(name, 1.0), statistics.median(times))
+            del ref
+
+        # The aggregator alone on real chunks: today's add() against the proposed one.
+        chunks = [Chunk(0, 0, seq, 0, dataclasses.replace(chunk.progress, gradient={
+            k: v + seq for k, v in chunk.progress.gradient.items()}), "node", 1)
+            for seq in range(16)]
+        refs, add_times = [ray.put(c) for c in chunks], {}
+        for name, fn in (("current", MetaStepAggregator.add), ("proposed", proposed_add)) * 2:
+            agg, times = MetaStepAggregator(0, 1), []
+            fn(agg, chunks[0])
+            for ref in refs[1:]:
+                c = ray.get(ref)  # fresh tensors, as the driver gets them
+                w = time.perf_counter()
+                assert fn(agg, c) == "accepted"
+                times.append(time.perf_counter() - w)
+            add_times[name] = min(add_times.get(name, 1.0), statistics.median(times))
+        del refs
+        # Same verdicts as today's add(): inf/NaN refused, finite values whose float32 sum
+        # overflows accepted (the elementwise fallback).
+        for value, verdict in ((float("nan"), "nonfinite"), (float("inf"), "nonfinite"),
+                               (3e38, "accepted")):
+            g = {k: v.clone() for k, v in chunk.progress.gradient.items()}
+            next(iter(g.values())).view(-1)[:2] = value
+            probe = Chunk(0, 0, 1, 0, dataclasses.replace(chunk.progress, gradient=g), "node", 1)
+            for fn in (MetaStepAggregator.add, proposed_add):
+                assert fn(MetaStepAggregator(0, 1), probe) == verdict, (fn, value)
+
+        # ---- B. driver cost on a stand-in run ---------------------------------------------
+        timed_ray = TimedRay(ray)
+        scheduler.ray = timed_ray
+        receive = Timer(scheduler.MetaStepRun._receive)
+        scheduler.MetaStepRun._receive = lambda self, stream: receive(self, stream)
+        add = Timer(proposed_add if args.proposed_add else MetaStepAggregator.add)
+        MetaStepAggregator.add = lambda self, c: add(self, c)
+        delivered = []  # per _receive call: did it deliver a chunk (add called)?
+
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = MetaTrainer(cfg, tmp, runner=stand_in, stream=open(os.devnull, "w"))
+            log_chunk = Timer(trainer.log.chunk)
+            trainer.log.chunk = log_chunk
+            inner_step = trainer._meta_step
+            steps = []
+
+            def meta_step(m, pool):
+                first = len(receive.wall)
+                w, c, p = time.perf_counter(), time.thread_time(), time.process_time()
+                out = inner_step(m, pool)
+                wall = time.perf_counter() - w
+                steps.append({"wall": wall, "thread": time.thread_time() - c,
+                              "process": time.process_time() - p,
+                              "recv": range(first, len(receive.wall))})
+                return out
+
+            # A delivered chunk is a _receive call during which add() ran.
+            real_receive = receive.fn
+
+            def receive_marking(self, stream):
+                before = len(add.wall)
+                try:
+                    return real_receive(self, stream)
+                finally:
+                    delivered.append(len(add.wall) > before)
+
+            receive.fn = receive_marking
+            trainer._meta_step = meta_step
+            t0 = time.perf_counter()
+            trainer.run()
+            total_wall = time.perf_counter() - t0
+        add_wall, add_cpu = list(add.wall), list(add.cpu)
+        MetaStepAggregator.add = add.fn
+
+        # ---- end of meta-step at paper scale: mean over 16 tasks and Adam on θ⁰ ------------
+        agg = MetaStepAggregator(0, args.tasks)
+        for t in range(args.tasks):
+            agg.add(Chunk(0, t, 0, 0, chunk.progress, "node", 1))
+        opt = MetaOptimizer(init, lr=1e-3, betas=(0.9, 0.999))
+        w = time.perf_counter()
+        total, n = agg.mean_gradient()
+        opt.step(total, n)
+        end_cost = time.perf_counter() - w
+    finally:
+        ray.shutdown()
+
+    # ---- report -----------------------------------------------------------------------------
+    deliv = [i for i, d in enumerate(delivered) if d]
+    recv_wall = [receive.wall[i] for i in deliv]
+    recv_cpu = [receive.cpu[i] for i in deliv]
+    # ray.get is called once per _receive (the last call, StopIteration, raises before it).
+    print(f"streaming_cost  {dt.date.today()}  {platform.node()}  {os.cpu_count()} cores  "
+          f"load avg {os.getloadavg()[0]:.2f}  ray {ray.__version__}  torch {torch.__version__}"
+          f"  zero-copy tensors: {'on' if args.zero_copy else 'off (Ray default)'}")
+    print("A. bytes streamed (paper: configs/paper.yaml)")
+    print(f"  θ⁰: {len(init)} tensors, {numel:,} float32 = {raw_bytes / 1e6:.3f} MB raw "
+          f"(observation {obs_shape})")
+    print(f"  one Chunk serialized: Ray {ray_bytes / 1e6:.3f} MB, pickle-5 "
+          f"{pickle_bytes / 1e6:.3f} MB (envelope {ray_bytes - raw_bytes:,} B over raw)")
+    print(f"  ray.get of a stored chunk (deserialization only, median): torch tensors "
+          f"{ms(get_times['torch'])}, as numpy arrays {ms(get_times['numpy'])}")
+    print(f"  MetaStepAggregator.add per chunk (median, aggregator alone): today "
+          f"{ms(add_times['current'])}, proposed (finite check from Σg per tensor) "
+          f"{ms(add_times['proposed'])}  torch threads in the driver: {torch.get_num_threads()}")
+    print(f"  chunks per task per meta-step: ⌈{args.steps_per_task:,} steps ÷ {per_update} = "
+          f"{updates:,} updates ÷ flush_every {args.flush_every}⌉ = {chunks_per_task}")
+    per_task = chunks_per_task * ray_bytes
+    print(f"  bytes per task per meta-step: {chunks_per_task} × {ray_bytes / 1e6:.3f} MB = "
+          f"{per_task / 1e6:.1f} MB;  × {args.tasks} tasks = {args.tasks * per_task / 1e9:.2f} GB"
+          " into the driver per meta-step")
+
+    print(f"B. driver cost, stand-in run ({'PROPOSED' if args.proposed_add else 'current'} "
+          f"aggregator.add): {args.workers} workers × {args.chunks} chunks/task, "
+          f"sleep {args.seconds_per_chunk} s/chunk, {args.meta_steps} meta-steps, "
+          f"total {total_wall:.1f} s")
+    print(f"  per delivered chunk, _receive (next + ray.get + add + run log), wall: "
+          f"{stats(recv_wall)}")
+    print(f"  per delivered chunk, _receive, main-thread CPU:                   "
+          f"{stats(recv_cpu)}")
+    print(f"    of which ray.get (wall):           {stats(timed_ray.get.wall[:len(deliv)])}")
+    print(f"    of which aggregator.add (wall):    {stats(add_wall)}")
+    print(f"    of which aggregator.add (CPU):     {stats(add_cpu)}")
+    print(f"    of which RunLog.chunk (wall):      {stats(log_chunk.wall)}")
+    for m, s in enumerate(steps):
+        idx = [i for i in s["recv"] if delivered[i]]
+        busy = sum(receive.wall[i] for i in idx)
+        busy_cpu = sum(receive.cpu[i] for i in idx)
+        rate = len(idx) / s["wall"]
+        print(f"  meta-step {m + 1}: wall {s['wall']:.2f} s, {len(idx)} chunks "
+              f"({rate:.1f} chunks/s): Σ_receive wall {busy:.3f} s = {busy / s['wall']:.2%}, "
+              f"CPU {busy_cpu / s['wall']:.2%};  driver main thread CPU "
+              f"{s['thread'] / s['wall']:.2%}, driver process CPU {s['process'] / s['wall']:.2%}")
+
+    c_wall, c_cpu = statistics.fmean(recv_wall), statistics.fmean(recv_cpu)
+    print(f"C. paper scale: {args.tasks} concurrent tasks, a chunk per task every "
+          f"{args.flush_every} × {per_update} = {args.flush_every * per_update:,} agent steps; "
+          f"per-chunk cost {ms(c_wall)} wall (mean), {ms(c_cpu)} CPU (mean)")
+    for sps in args.rates:
+        rate = args.tasks * sps / (args.flush_every * per_update)
+        step_s = args.steps_per_task / sps
+        for label, c in (("wall", c_wall), ("CPU", c_cpu)):
+            frac = c * rate
+            print(f"  {sps:6,.0f} steps/s/task: {rate:.2f} chunks/s "
+                  f"({rate * ray_bytes / 1e6:.1f} MB/s in) × {ms(c)} ({label}) = {frac:.3%} of "
+                  f"driver time  goal ≤ {GOAL:.0%}  {'OK' if frac <= GOAL else 'MISSED'}")
+        print(f"  {'':6s}  end of meta-step (mean of {args.tasks} + Adam): {ms(end_cost)} of a "
+              f"{step_s:,.0f} s meta-step = {end_cost / step_s:.1e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
