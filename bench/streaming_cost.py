@@ -26,7 +26,7 @@ is the better estimate of the cost on idle cores. Both are printed.
 
     .venv/bin/python bench/streaming_cost.py                # ~1 min on 2 cores
     .venv/bin/python bench/streaming_cost.py --zero-copy    # RAY_ENABLE_ZERO_COPY_TORCH_TENSORS=1
-    .venv/bin/python bench/streaming_cost.py --proposed-add --driver-threads 1   # the fixes
+    .venv/bin/python bench/streaming_cost.py --driver-threads 0   # torch's default threads
 """
 
 from __future__ import annotations
@@ -73,36 +73,6 @@ class TimedRay:
         return getattr(self._ray, name)
 
 
-def proposed_add(self, chunk) -> str:
-    """MetaStepAggregator.add as proposed: the same, except the finite check. A sum with an
-    inf or NaN term is inf or NaN, so a finite Σg proves every entry finite: one reduction per
-    tensor settles the common case, instead of an elementwise isfinite, a bool temporary and
-    all(). Only a non-finite sum (a real inf/NaN, or finite float32 values overflowing) takes
-    the exact elementwise check, so the verdicts are exactly today's."""
-    import torch
-
-    if chunk.meta_step != self.meta_step or not 0 <= chunk.task < len(self.tasks):
-        self.stale += 1
-        return "stale"
-    tally = self.tasks[chunk.task]
-    if chunk.seq in tally.seen:
-        self.duplicates += 1
-        return "duplicate"
-    tally.seen.add(chunk.seq)
-    gradient = chunk.progress.gradient
-    if not all(math.isfinite(g.sum()) or bool(torch.isfinite(g).all())
-               for g in gradient.values()):
-        self.nonfinite += 1
-        return "nonfinite"
-    if tally.gradient is None:
-        tally.gradient = {k: g.clone() for k, g in gradient.items()}
-    else:
-        for k, g in gradient.items():
-            tally.gradient[k].add_(g)
-    self._record(tally, chunk)
-    return "accepted"
-
-
 def ms(x: float) -> str:
     return f"{x * 1e3:.2f} ms"
 
@@ -129,11 +99,9 @@ def main() -> None:
                         help="inner agent steps/s per task for the paper-scale fraction")
     parser.add_argument("--zero-copy", action="store_true",
                         help="set RAY_ENABLE_ZERO_COPY_TORCH_TENSORS=1 (before Ray starts)")
-    parser.add_argument("--driver-threads", type=int, default=0,
-                        help="torch threads in the driver (0 = torch's default, as in production)")
-    parser.add_argument("--proposed-add", action="store_true",
-                        help="run the stand-in with the proposed MetaStepAggregator.add "
-                        "(finite check from one sum per tensor, elementwise only if needed)")
+    parser.add_argument("--driver-threads", type=int, default=1,
+                        help="torch threads in the driver (1, as `leap-rl train` sets; "
+                        "0 = torch's default)")
     args = parser.parse_args()
     if args.zero_copy:
         os.environ["RAY_ENABLE_ZERO_COPY_TORCH_TENSORS"] = "1"
@@ -192,12 +160,12 @@ def main() -> None:
             get_times[name] = min(get_times.get(name, 1.0), statistics.median(times))
             del ref
 
-        # The aggregator alone on real chunks: today's add() against the proposed one.
+        # The aggregator alone on real chunks.
         chunks = [Chunk(0, 0, seq, 0, dataclasses.replace(chunk.progress, gradient={
             k: v + seq for k, v in chunk.progress.gradient.items()}), "node", 1)
             for seq in range(16)]
         refs, add_times = [ray.put(c) for c in chunks], {}
-        for name, fn in (("current", MetaStepAggregator.add), ("proposed", proposed_add)) * 2:
+        for name, fn in (("add", MetaStepAggregator.add),) * 2:
             agg, times = MetaStepAggregator(0, 1), []
             fn(agg, chunks[0])
             for ref in refs[1:]:
@@ -207,22 +175,21 @@ def main() -> None:
                 times.append(time.perf_counter() - w)
             add_times[name] = min(add_times.get(name, 1.0), statistics.median(times))
         del refs
-        # Same verdicts as today's add(): inf/NaN refused, finite values whose float32 sum
-        # overflows accepted (the elementwise fallback).
+        # Verdicts: inf/NaN refused, finite values whose float32 sum overflows accepted (the
+        # elementwise fallback after a non-finite sum).
         for value, verdict in ((float("nan"), "nonfinite"), (float("inf"), "nonfinite"),
                                (3e38, "accepted")):
             g = {k: v.clone() for k, v in chunk.progress.gradient.items()}
             next(iter(g.values())).view(-1)[:2] = value
             probe = Chunk(0, 0, 1, 0, dataclasses.replace(chunk.progress, gradient=g), "node", 1)
-            for fn in (MetaStepAggregator.add, proposed_add):
-                assert fn(MetaStepAggregator(0, 1), probe) == verdict, (fn, value)
+            assert MetaStepAggregator(0, 1).add(probe) == verdict, value
 
         # ---- B. driver cost on a stand-in run ---------------------------------------------
         timed_ray = TimedRay(ray)
         scheduler.ray = timed_ray
         receive = Timer(scheduler.MetaStepRun._receive)
         scheduler.MetaStepRun._receive = lambda self, stream: receive(self, stream)
-        add = Timer(proposed_add if args.proposed_add else MetaStepAggregator.add)
+        add = Timer(MetaStepAggregator.add)
         MetaStepAggregator.add = lambda self, c: add(self, c)
         delivered = []  # per _receive call: did it deliver a chunk (add called)?
 
@@ -288,9 +255,8 @@ def main() -> None:
           f"{pickle_bytes / 1e6:.3f} MB (envelope {ray_bytes - raw_bytes:,} B over raw)")
     print(f"  ray.get of a stored chunk (deserialization only, median): torch tensors "
           f"{ms(get_times['torch'])}, as numpy arrays {ms(get_times['numpy'])}")
-    print(f"  MetaStepAggregator.add per chunk (median, aggregator alone): today "
-          f"{ms(add_times['current'])}, proposed (finite check from Σg per tensor) "
-          f"{ms(add_times['proposed'])}  torch threads in the driver: {torch.get_num_threads()}")
+    print(f"  MetaStepAggregator.add per chunk (median, aggregator alone): "
+          f"{ms(add_times['add'])}  torch threads in the driver: {torch.get_num_threads()}")
     print(f"  chunks per task per meta-step: ⌈{args.steps_per_task:,} steps ÷ {per_update} = "
           f"{updates:,} updates ÷ flush_every {args.flush_every}⌉ = {chunks_per_task}")
     per_task = chunks_per_task * ray_bytes
@@ -298,8 +264,7 @@ def main() -> None:
           f"{per_task / 1e6:.1f} MB;  × {args.tasks} tasks = {args.tasks * per_task / 1e9:.2f} GB"
           " into the driver per meta-step")
 
-    print(f"B. driver cost, stand-in run ({'PROPOSED' if args.proposed_add else 'current'} "
-          f"aggregator.add): {args.workers} workers × {args.chunks} chunks/task, "
+    print(f"B. driver cost, stand-in run: {args.workers} workers × {args.chunks} chunks/task, "
           f"sleep {args.seconds_per_chunk} s/chunk, {args.meta_steps} meta-steps, "
           f"total {total_wall:.1f} s")
     print(f"  per delivered chunk, _receive (next + ray.get + add + run log), wall: "
