@@ -6,8 +6,14 @@ any environment, model or Ray resource is created.
 
 from __future__ import annotations
 
-import argparse
-import sys
+import os
+
+# Before torch loads: passive OpenMP waits keep idle torch threads off the cores the emulator's
+# threads need (bench/inner_throughput.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path
 
 import yaml

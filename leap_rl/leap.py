@@ -103,7 +103,10 @@ class LeapAccumulator:
         # cⁱ = coef·(Δθⁱ + Δfⁱ·gⁱ). A skipped segment has coef 0, and its NaN/±inf entries are
         # zeroed first since NaN·0 would still be NaN (nan_to_num_ is ~8× faster than a
         # masked_fill_ with a 0-d mask on CPU).
-        delta.addcmul_(a.grad, d_f).nan_to_num_(0.0, 0.0, 0.0)
+        delta.addcmul_(a.grad, d_f)
+        # Reading a CPU tensor is no device synchronisation: skip the scrub when all is finite.
+        if delta.is_cuda or not bool(ok):
+            delta.nan_to_num_(0.0, 0.0, 0.0)
         self._sum.addcmul_(delta, coef)
         okf = ok.double()
         segment = torch.where(ok, torch.stack([length, length * length]).double(), 0.0)

@@ -29,13 +29,15 @@ from leap_rl.leap import LeapAccumulator
 
 def build_learner(game: str, cfg: ExperimentConfig, *, seed: int,
                   init: Mapping[str, torch.Tensor] | None = None,
-                  accumulator: LeapAccumulator | None = None) -> A2CLearner:
+                  accumulator: LeapAccumulator | None = None, env_threads: int = 0) -> A2CLearner:
     """Environment, network (encoder ← ``init`` if given, fresh heads) and learner for ``game``.
 
     ``game`` is an Atari game (preprocessed per ``cfg.env``) or a plain gymnasium id such as
     ``CartPole-v1`` (with ``inner.encoder: mlp``).
     """
-    env_kwargs = cfg.env.model_dump() if is_atari_game(game) else {}
+    # env_threads: the emulator's C++ threads (0 = one per core of the machine, which
+    # oversubscribes a node shared by several workers).
+    env_kwargs = {**cfg.env.model_dump(), "num_threads": env_threads} if is_atari_game(game) else {}
     env = make_vector_env(game, cfg.inner.num_envs, seed=seed, **env_kwargs)
     torch.manual_seed(seed)  # a random encoder, when no init is given, is seeded too
     model = build_actor_critic(cfg.inner.encoder, env.single_observation_space.shape,

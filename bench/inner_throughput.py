@@ -1,0 +1,432 @@
+"""How fast is one task's inner loop (A2C + Leap hook) on a real Atari game, and where does it lose?
+
+One run, same cores, variants interleaved in rounds (order rotated each round, so drift of a
+shared machine hits all alike); every figure is the median over rounds of a per-round mean.
+Setting: the paper's (app. F) — RGB 84×84, one frame, Mnih et al. (2013) network, 32 envs,
+unroll 5 — on ale-py's native C++ vector env, CPU. Variants:
+
+    env       the vector env alone (make_vector_env, contract wrapper included), random actions
+    env_raw   the same ale-py AtariVectorEnv without the contract wrapper (its cost = the gap)
+    leap      the full inner loop: build_learner(...) with LeapAccumulator(energy), update()
+    plain     the same loop without the accumulator
+    proto     (--prototype) the leap loop with `LeanLeap`, a proposed observe() that lets backward
+              write ∇f(θⁱ) straight into the accumulator's buffers (no gradient copy), checked
+              first to give the same meta-gradient as LeapAccumulator
+    compute   the loop's arithmetic alone on a fixed batch of real frames: unroll_length acting
+              forwards (softmax + multinomial) + the bootstrap-value forward + one update
+              (forward, backward, grad-norm clip, RMSProp); no env, no learner code
+
+Derived figures (per update = unroll_length × num_envs agent steps):
+    framework overhead = t(leap) ÷ (t_env + t_compute), t_env = unroll steps at the env rate;
+                         goal ≤ 1.2
+    full-loop agent steps/s, goal ≥ 1,000
+    Leap hook share    = (t(leap) − t(plain)) ÷ t(leap), goal ≤ 1%; also measured directly by
+                         timing observe() inside the loop (CPU: no async kernels, so exact)
+
+Not a test: run it by hand, e.g. `.venv/bin/python bench/inner_throughput.py --threads 1`.
+Torch threads > 1: libgomp's workers spin after each parallel region and starve ale-py's env
+threads; `OMP_WAIT_POLICY=PASSIVE` (set before Python starts) stops that — compare both.
+`--backend rllib` instead compares the RLlib PPO backend with the A2C one (see rllib_vs_a2c).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import os
+import platform
+import statistics
+import time
+
+import ale_py
+import numpy as np
+import torch
+
+import leap_rl.run_task as run_task
+from leap_rl.agent.losses import a2c_loss
+from leap_rl.agent.network import build_actor_critic, meta_parameters
+from leap_rl.config import ExperimentConfig
+from leap_rl.envs import make_vector_env
+from leap_rl.leap import LeapAccumulator
+
+GOAL_STEPS, GOAL_OVERHEAD, GOAL_HOOK = 1000.0, 1.2, 0.01
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+class Timed:
+    """Wraps a callable; sums its wall time and its thread CPU time (CPU: nothing is async).
+
+    Thread CPU time does not grow while the thread is preempted, so on shared cores it is the
+    better estimate of what the call costs on idle ones.
+    """
+
+    def __init__(self, fn) -> None:
+        self.fn, self.total, self.cpu = fn, 0.0, 0.0
+
+    def __call__(self, *a, **kw):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return self.fn(*a, **kw)
+        finally:
+            self.total += time.perf_counter() - wall
+            self.cpu += time.thread_time() - cpu
+
+
+class LeanLeap(LeapAccumulator):
+    """Prototype for leap_rl/leap.py + agent/a2c.py: no per-step copy of the gradients.
+
+    The accumulator's two points already hold flat gradient buffers; `bind` makes the meta-
+    parameters' `.grad` views of the current point's buffer, and an optimizer step post-hook
+    re-points them at the other point's after every step (the learner's zero_grad then clears
+    it before the next backward). observe() copies θⁱ only; ∇f(θⁱ) is already in place.
+    On CPU it also skips the NaN-scrub pass when the segment is finite (reading a CPU tensor
+    is no device sync).
+    """
+
+    def bind(self, learner) -> None:
+        self._live = meta_parameters(learner.model, learner.cfg.meta_parameters)
+        self._allocate(learner._meta_params)
+        self._point_grads()
+        learner.optimizer.register_step_post_hook(lambda *_: self._point_grads())
+
+    def _point_grads(self) -> None:
+        for p, view in zip(self._live.values(), self._cur.grad_views):
+            p.grad = view
+
+    @torch.no_grad()
+    def observe(self, loss, params, grads) -> None:
+        cur = self._cur
+        torch._foreach_copy_(cur.theta_views, [params[k] for k in self._keys])
+        cur.loss = loss.detach().to(cur.theta.device, cur.theta.dtype).reshape(())
+        cur.grad_sq = torch.dot(cur.grad, cur.grad)
+        if self._prev.loss is not None:
+            self._add_segment(self._prev, cur)
+        self._prev, self._cur = cur, self._prev
+
+    def _add_segment(self, a, b) -> None:
+        if not self._sum.is_cpu:
+            return super()._add_segment(a, b)
+        delta = torch.sub(b.theta, a.theta, out=self._scratch)
+        sq_dtheta = torch.dot(delta, delta)
+        d_f = b.loss - a.loss if self.loss_in_manifold else torch.zeros_like(b.loss)
+        if self.stabilizer:
+            d_f = -d_f.abs()
+        length = torch.sqrt(sq_dtheta + d_f * d_f)
+        ok = torch.isfinite(sq_dtheta + a.grad_sq + a.loss + b.loss)
+        if ok.item():
+            coef = -2.0 if self.p == 2 else (-1.0 / length if length > 0 else 0.0)
+            self._sum.addcmul_(delta.addcmul_(a.grad, d_f), torch.as_tensor(coef))
+            self._stats += torch.stack([length, length * length, torch.ones_like(length),
+                                        torch.zeros_like(length)]).double()
+        else:
+            self._stats[3] += 1
+
+
+def check_lean_leap(game: str, cfg, seed: int, updates: int = 4) -> None:
+    """LeanLeap and LeapAccumulator give the same meta-gradient and stats on one path."""
+    out = []
+    for cls in (LeapAccumulator, LeanLeap):
+        acc = cls(cfg.leap.metric, cfg.leap.loss_in_manifold, cfg.leap.stabilizer)
+        learner = run_task.build_learner(game, cfg, seed=seed, accumulator=acc)
+        if cls is not LeapAccumulator:
+            acc.bind(learner)
+        for _ in range(updates):
+            learner.update()
+        out.append((acc.flush(), acc.stats()))
+        learner.env.close()
+    (ref, ref_stats), (new, new_stats) = out
+    assert ref_stats["segments"] == new_stats["segments"] == updates - 1, (ref_stats, new_stats)
+    for key in ("d1", "d2"):
+        assert abs(ref_stats[key] - new_stats[key]) <= 1e-5 * ref_stats[key], (ref_stats, new_stats)
+    for k in ref:
+        assert torch.allclose(ref[k], new[k], rtol=1e-5, atol=1e-9), k
+
+
+def make_compute(cfg, obs_shape, num_actions, frames: np.ndarray, seed: int):
+    """The loop's arithmetic alone: acting forwards, bootstrap forward, one update."""
+    inner = cfg.inner
+    t, n = inner.unroll_length, inner.num_envs
+    torch.manual_seed(seed)
+    model = build_actor_critic(inner.encoder, obs_shape, num_actions)
+    opt = torch.optim.RMSprop(model.parameters(), lr=inner.learning_rate,
+                              alpha=inner.rmsprop_alpha, eps=inner.rmsprop_eps)
+    gen = torch.Generator().manual_seed(seed)
+    obs = torch.from_numpy(frames[: (t + 1) * n].copy()).view(t + 1, n, *obs_shape)
+    actions = torch.randint(0, num_actions, (t * n,), generator=gen)
+    returns = torch.randn(t * n, generator=gen)
+
+    def act(x):
+        with torch.no_grad():
+            logits, _ = model(x)
+            return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
+
+    def update():
+        logits, values = model(obs[:t].flatten(0, 1))
+        loss, _ = a2c_loss(logits, values, actions, returns, inner.entropy_cost,
+                           inner.value_loss_coef)
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        if inner.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), inner.max_grad_norm, foreach=True)
+        opt.step()
+
+    def bootstrap():
+        with torch.no_grad():
+            model(obs[t])
+
+    return {"act": lambda: [act(obs[i]) for i in range(t)], "bootstrap": bootstrap,
+            "update": update}
+
+
+def rllib_vs_a2c(args) -> None:
+    """``--backend rllib``: agent steps/s of the RLlib PPO backend vs the A2C backend, one run.
+
+    Same game, network (Nature2013Encoder + linear heads), batch (num_envs × unroll agent steps
+    per update), Leap hook (energy) and torch threads; PPO takes one optimizer step per batch
+    (num_epochs 1, no minibatches), as A2C does. A2C: ``learner.update()`` (ale-py's C++
+    vector env); RLlib: ``algo.train()`` (one local EnvRunner stepping a gymnasium vector env of
+    RLlib-wrapped ALE envs, one local Learner). Rounds alternate the two (order swapped each
+    round); figures are medians over rounds, the ratio the median of per-round ratios.
+    """
+    from leap_rl.rllib.build import build_algorithm, ensure_ray, leap_total
+    from leap_rl.rllib.runner import sampled_steps
+
+    torch.set_num_threads(args.threads)
+    batch = args.num_envs * args.unroll
+    inner = {"num_envs": args.num_envs, "unroll_length": args.unroll, "device": "cpu"}
+    a2c_cfg = ExperimentConfig(inner=inner, leap={"metric": "energy"})
+    rllib_cfg = ExperimentConfig(inner={**inner, "backend": "rllib", "algorithm": "PPO",
+                                        "rllib": {"num_epochs": 1, "minibatch_size": None}},
+                                 leap={"metric": "energy"})
+    run_task.make_vector_env = functools.partial(make_vector_env, num_threads=args.env_threads)
+    learner = run_task.build_learner(args.game, a2c_cfg, seed=args.seed,
+                                     accumulator=run_task.make_accumulator(a2c_cfg))
+    ensure_ray()
+    algo = build_algorithm(args.game, rllib_cfg, seed=args.seed, leap=True)
+    state = {"steps": 0}
+
+    def a2c_round():
+        start = time.perf_counter()
+        for _ in range(args.updates):
+            learner.update()
+        return args.updates * batch / (time.perf_counter() - start)
+
+    def rllib_round():
+        before, start = state["steps"], time.perf_counter()
+        for _ in range(args.updates):
+            state["steps"] = sampled_steps(algo.train())
+        return (state["steps"] - before) / (time.perf_counter() - start)
+
+    for _ in range(args.warmup):
+        learner.update()
+        state["steps"] = sampled_steps(algo.train())
+    rates = {"a2c": [], "rllib": []}
+    load = []
+    for r in range(args.rounds):
+        load.append(os.getloadavg()[0])
+        order = [("a2c", a2c_round), ("rllib", rllib_round)]
+        for name, body in (order if r % 2 == 0 else order[::-1]):
+            rates[name].append(body())
+    updates = leap_total(algo)
+    algo.stop()
+    learner.env.close()
+    ratios = [b / a for a, b in zip(rates["a2c"], rates["rllib"])]
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"inner_throughput --backend rllib  {dt.date.today()}  {platform.node()}  {cpu_name()}, "
+          f"{os.cpu_count()} cores")
+    print(f"  game {args.game}  envs {args.num_envs}  unroll {args.unroll}  batch {batch} agent "
+          f"steps per update  torch threads {torch.get_num_threads()}  torch {torch.__version__}  "
+          f"ray {__import__('ray').__version__}")
+    print(f"  rounds {args.rounds} × {args.updates} updates per backend; load avg at round starts "
+          f"{min(load):.2f} .. {max(load):.2f}; RLlib Leap observations {updates} "
+          f"(one per optimizer step)")
+    print(f"  A2C   (ale-py C++ vector env, RMSProp):     {med['a2c']:8,.0f} agent steps/s  "
+          f"(best {max(rates['a2c']):,.0f})")
+    print(f"  RLlib PPO (new API stack, local runner):   {med['rllib']:8,.0f} agent steps/s  "
+          f"(best {max(rates['rllib']):,.0f})")
+    print(f"  ratio RLlib PPO / A2C: {statistics.median(ratios):.3f}  (per round "
+          f"{min(ratios):.3f} .. {max(ratios):.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--game", default="Breakout")
+    parser.add_argument("--num-envs", type=int, default=32)
+    parser.add_argument("--unroll", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--env-threads", type=int, default=0,
+                        help="ale-py vector env threads (0 = ale-py's default, one per core; "
+                             "what build_learner uses)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--updates", type=int, default=15, help="updates per variant per round")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed updates per variant")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prototype", action="store_true",
+                        help="also time the loop with LeanLeap, a proposed cheaper observe()")
+    parser.add_argument("--backend", choices=["a2c", "rllib"], default="a2c",
+                        help="a2c: the breakdown below; rllib: RLlib PPO vs A2C agent steps/s")
+    args = parser.parse_args()
+    if args.backend == "rllib":
+        return rllib_vs_a2c(args)
+
+    torch.set_num_threads(args.threads)
+    cfg = ExperimentConfig(inner={"num_envs": args.num_envs, "unroll_length": args.unroll,
+                                  "device": "cpu"}, leap={"metric": "energy"})
+    # build_learner takes the env settings from cfg.env, which has no thread count: pin it here.
+    run_task.make_vector_env = functools.partial(make_vector_env, num_threads=args.env_threads)
+
+    leap_learner = run_task.build_learner(args.game, cfg, seed=args.seed,
+                                          accumulator=run_task.make_accumulator(cfg))
+    plain_learner = run_task.build_learner(args.game, cfg, seed=args.seed + 1)
+    observe = {"leap": Timed(leap_learner.accumulator.observe)}
+    leap_learner.accumulator.observe = observe["leap"]
+    learners = [leap_learner, plain_learner]
+    if args.prototype:
+        check_lean_leap(args.game, cfg, args.seed)
+        lean = LeanLeap(cfg.leap.metric, cfg.leap.loss_in_manifold, cfg.leap.stabilizer)
+        proto_learner = run_task.build_learner(args.game, cfg, seed=args.seed, accumulator=lean)
+        lean.bind(proto_learner)
+        observe["proto"] = lean.observe = Timed(lean.observe)
+        learners.append(proto_learner)
+    env = make_vector_env(args.game, args.num_envs, seed=args.seed + 2,
+                          num_threads=args.env_threads, **cfg.env.model_dump())
+    raw_env = env.env  # ale-py's AtariVectorEnv under the contract wrapper
+    obs_shape = env.single_observation_space.shape
+    num_actions = int(env.single_action_space.n)
+    rng = np.random.default_rng(args.seed)
+
+    # Real frames for the compute batch (random actions from reset).
+    frames = [env.reset(seed=args.seed)[0]]
+    for _ in range(args.unroll):
+        frames.append(env.step(rng.integers(0, num_actions, args.num_envs))[0])
+    compute = make_compute(cfg, obs_shape, num_actions, np.concatenate(frames), args.seed)
+
+    steps_per_update = args.unroll * args.num_envs
+    vec_steps = args.updates * args.unroll
+
+    def timed(body):
+        """Per-update wall and process-CPU time of `body` (which runs args.updates updates)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        body()
+        return ((time.perf_counter() - wall) / args.updates,
+                (time.process_time() - cpu) / args.updates)
+
+    def run_env(e):
+        acts = rng.integers(0, num_actions, (vec_steps, args.num_envs))
+        return timed(lambda: [e.step(a) for a in acts])
+
+    def run_learner(learner):
+        return timed(lambda: [learner.update() for _ in range(args.updates)])
+
+    def run_part(name):
+        return timed(lambda: [compute[name]() for _ in range(args.updates)])
+
+    variants = {
+        "env": lambda: run_env(env),
+        "env_raw": lambda: run_env(raw_env),
+        "leap": lambda: run_learner(leap_learner),
+        "plain": lambda: run_learner(plain_learner),
+        **({"proto": lambda: run_learner(proto_learner)} if args.prototype else {}),
+        "act": lambda: run_part("act"),
+        "bootstrap": lambda: run_part("bootstrap"),
+        "update": lambda: run_part("update"),
+    }
+    # Warm-up (allocator, first-call paths, env threads).
+    for _ in range(args.warmup):
+        for learner in learners:
+            learner.update()
+        for part in compute.values():
+            part()
+    env.step(rng.integers(0, num_actions, args.num_envs))
+
+    wall = {name: [] for name in variants}
+    cpu = {name: [] for name in variants}
+    hook = {name: [] for name in observe}  # observe() wall seconds per update, per round
+    hook_cpu = {name: [] for name in observe}  # the same in thread CPU seconds
+    names = list(variants)
+    load = []
+    for r in range(args.rounds):
+        load.append(os.getloadavg()[0])
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            before = (observe[name].total, observe[name].cpu) if name in observe else None
+            w, c = variants[name]()
+            wall[name].append(w)
+            cpu[name].append(c)
+            if name in observe:
+                hook[name].append((observe[name].total - before[0]) / args.updates)
+                hook_cpu[name].append((observe[name].cpu - before[1]) / args.updates)
+    for e in [env] + [learner.env for learner in learners]:
+        e.close()
+
+    rate = lambda t: steps_per_update / t  # noqa: E731
+    ok = lambda good: "OK" if good else "MISSED"  # noqa: E731
+    print(f"inner_throughput  {dt.date.today()}  {platform.node()}  {cpu_name()}, "
+          f"{os.cpu_count()} cores")
+    print(f"  game {args.game}  obs {tuple(obs_shape)} uint8  actions {num_actions}  "
+          f"envs {args.num_envs}  unroll {args.unroll}  torch threads {torch.get_num_threads()}  "
+          f"ale-py {ale_py.__version__} num_threads {args.env_threads or 'default (0)'}  "
+          f"torch {torch.__version__}  OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}")
+    print(f"  rounds {args.rounds} × {args.updates} updates ({args.updates * steps_per_update:,} "
+          f"agent steps) per variant per round; load avg at round starts "
+          f"{min(load):.2f} .. {max(load):.2f}")
+    print(f"per update (= {steps_per_update} agent steps), over rounds; cpu/wall = process CPU "
+          "time ÷ wall time\n  (≈ 1.0 for the one-thread compute parts when the cores are not "
+          "shared; less = preempted):")
+    print(f"  {'variant':9s} {'median':>9s} {'best':>9s} {'worst':>9s}  {'cpu/wall':>8s}  "
+          f"{'steps/s (median, best)':>22s}")
+    for name in names:
+        w = wall[name]
+        cw = statistics.median(c / t for c, t in zip(cpu[name], w))
+        steps = (f"{rate(statistics.median(w)):9,.0f} {rate(min(w)):9,.0f}"
+                 if name in ("env", "env_raw", "leap", "plain", "proto") else "")
+        print(f"  {name:9s} {statistics.median(w) * 1e3:6.2f} ms {min(w) * 1e3:6.2f} ms "
+              f"{max(w) * 1e3:6.2f} ms  {cw:8.2f}  {steps:>22s}")
+
+    for label, stat in (("median over rounds", statistics.median), ("best round", min)):
+        t = {name: stat(v) for name, v in wall.items()}
+        h = {name: stat(v) for name, v in hook.items()}
+        hc = {name: stat(v) for name, v in hook_cpu.items()}
+        t_env, t_compute = t["env"], t["act"] + t["bootstrap"] + t["update"]
+        over = t["leap"] / (t_env + t_compute)
+        print(f"results ({label}):")
+        print(f"  1. env-only:            {rate(t_env):8,.0f} steps/s  (raw ale-py "
+              f"{rate(t['env_raw']):,.0f}; contract wrapper {(t_env - t['env_raw']) / t_env:+.1%}"
+              " of env time)")
+        print(f"  2. full loop, Leap:     {rate(t['leap']):8,.0f} steps/s  "
+              f"goal ≥ {GOAL_STEPS:,.0f}  {ok(rate(t['leap']) >= GOAL_STEPS)}")
+        print(f"     full loop, no Leap:  {rate(t['plain']):8,.0f} steps/s")
+        print(f"  3. compute alone:       {t_compute * 1e3:8.2f} ms/update = act ×{args.unroll} "
+              f"{t['act'] * 1e3:.2f} + bootstrap {t['bootstrap'] * 1e3:.2f} + update "
+              f"{t['update'] * 1e3:.2f} ms  (env + compute alone: "
+              f"{rate(t_env + t_compute):,.0f} steps/s)")
+        print(f"  4. framework overhead:  {over:8.3f}  = {t['leap'] * 1e3:.1f} / ({t_env * 1e3:.1f}"
+              f" env + {t_compute * 1e3:.1f} compute) ms  goal ≤ {GOAL_OVERHEAD}  "
+              f"{ok(over <= GOAL_OVERHEAD)}   (no Leap: {t['plain'] / (t_env + t_compute):.3f})")
+        share = (t["leap"] - t["plain"]) / t["leap"]
+        direct = h["leap"] / t["leap"]
+        print(f"  5. Leap hook share:     {share:+8.2%}  (with − without)/with, noisy;  "
+              "observe() "
+              f"timed in the loop: {h['leap'] * 1e3:.2f} ms/update ({hc['leap'] * 1e3:.2f} ms "
+              f"thread CPU) = {direct:.2%}  "
+              f"goal ≤ {GOAL_HOOK:.0%}  {ok(direct <= GOAL_HOOK)}")
+        if args.prototype:
+            dp = h["proto"] / t["proto"]
+            print(f"     prototype LeanLeap:  observe() {h['proto'] * 1e3:.2f} ms/update "
+                  f"({hc['proto'] * 1e3:.2f} ms thread CPU) = {dp:.2%}  {ok(dp <= GOAL_HOOK)};  "
+                  f"loop {rate(t['proto']):,.0f} steps/s")
+
+
+if __name__ == "__main__":
+    main()
