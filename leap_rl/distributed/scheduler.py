@@ -133,7 +133,7 @@ class MetaStepRun:
             self._fail(run, err)
             return
         run.last_chunk = time.monotonic()
-        record = self.records[chunk.task]
+        record = self.records[run.assignment.task]  # the stream's task, whatever the chunk says
         record.node_id, record.pid = chunk.node_id, chunk.pid
         self.on_chunk(chunk, self.aggregator.add(chunk))
 
