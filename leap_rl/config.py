@@ -119,6 +119,11 @@ class WorkersConfig(_Section):
     startup_timeout_s: float = Field(300.0, gt=0.0, description="Wait for resources to place "
                                      "workers before stopping with an error.")
 
+    @property
+    def threads(self) -> int:
+        """Threads a worker uses for torch and for the emulator: its whole CPUs, at least one."""
+        return max(1, int(self.num_cpus))
+
 
 class RunConfig(_Section):
     """Checkpoints and outputs of a meta-training run."""

@@ -32,7 +32,7 @@ class A2CTask:
 
         acc = self.accumulator(cfg)
         learner = build_learner(assignment.game, cfg, seed=assignment.seed, init=init,
-                                accumulator=acc, env_threads=int(max(1, cfg.workers.num_cpus)))
+                                accumulator=acc, env_threads=cfg.workers.threads)
         try:
             for report in learner.train(assignment.steps, cfg.workers.flush_every):
                 yield Progress(

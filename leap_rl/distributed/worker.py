@@ -15,11 +15,11 @@ from leap_rl.distributed.protocol import Assignment, Chunk
 class TaskWorker:
     """Runs one task at a time; ``run`` is a streaming generator of :class:`Chunk`."""
 
-    def __init__(self, cfg: dict, runner, num_threads: int) -> None:
+    def __init__(self, cfg: dict, runner) -> None:
         self.cfg = ExperimentConfig.model_validate(cfg)
         self.runner = runner
         # Env threads and torch threads share the worker's cores; oversubscription is costly.
-        torch.set_num_threads(max(1, num_threads))
+        torch.set_num_threads(self.cfg.workers.threads)
         self.node_id = ray.get_runtime_context().get_node_id()
 
     def where(self) -> tuple[str, int]:
@@ -43,4 +43,4 @@ def start_worker(cfg: ExperimentConfig, runner):
     return actor_cls.options(num_cpus=cfg.workers.num_cpus, num_gpus=cfg.workers.num_gpus,
                              max_restarts=0, max_task_retries=0,
                              runtime_env={"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}).remote(
-        cfg.model_dump(mode="json"), runner, int(max(1, cfg.workers.num_cpus)))
+        cfg.model_dump(mode="json"), runner)

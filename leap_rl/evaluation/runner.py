@@ -155,8 +155,7 @@ class EvaluationRuns:
             result = self.queue.pop(0)
             result.status, result.attempts = "running", result.attempts + 1
             result.episodes, result.agent_steps = [], 0
-            gen = self.task.remote(result.spec, self.init_ref, cfg,
-                                   int(max(1, self.cfg.workers.num_cpus)))
+            gen = self.task.remote(result.spec, self.init_ref, cfg, self.cfg.workers.threads)
             self.running[gen] = _Running(result, time.monotonic())
 
     def _receive(self, gen) -> None:
