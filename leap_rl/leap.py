@@ -13,7 +13,8 @@ and the task's meta-gradient is Gτ = Σᵢ cⁱ. Any contiguous prefix of the p
 (shorter-horizon) meta-gradient, which is why partial sums may be streamed.
 
 Everything runs on the device of the parameters, on flat buffers, with no host synchronisation per
-step: the only reads to the host happen in :meth:`LeapAccumulator.flush` and :meth:`stats`.
+step: the only reads to the host happen in :meth:`LeapAccumulator.flush` and :meth:`stats`. The
+state carried from step to step is three parameter-sized vectors: θⁱ, gⁱ and the partial sum.
 """
 
 from __future__ import annotations
@@ -29,15 +30,19 @@ _P = {"length": 1, "energy": 2}
 
 
 class _Point:
-    """One point of the path, θⁱ and ∇f(θⁱ) in flat buffers with per-parameter views, and fⁱ."""
+    """The last point of the path: θⁱ and ∇f(θⁱ) as the two rows of one buffer, fⁱ, ‖∇f(θⁱ)‖².
+
+    The rows sit in one [2, n] buffer so that cⁱ = coef·Δθⁱ + coef·Δfⁱ·gⁱ is a single
+    matrix-vector product over both rows (one pass over memory instead of two).
+    """
 
     def __init__(self, layout, numel: int, **kw) -> None:
-        self.theta = torch.zeros(numel, **kw)
-        self.grad = torch.zeros(numel, **kw)
+        self.rows = torch.zeros(2, numel, **kw)
+        self.theta, self.grad = self.rows[0], self.rows[1]
         self.theta_views = _split(self.theta, layout)
         self.grad_views = _split(self.grad, layout)
         self.loss: torch.Tensor | None = None
-        self.grad_sq: torch.Tensor | None = None
+        self.grad_sq: torch.Tensor | None = None  # ‖∇f(θⁱ)‖²: finite iff the gradient is
 
 
 class LeapAccumulator:
@@ -61,8 +66,8 @@ class LeapAccumulator:
     def reset(self) -> None:
         """Starts a new task: forgets the previous point, the partial sum and the statistics."""
         self._keys: tuple[str, ...] | None = None
-        self._prev = self._cur = None
-        self._sum = self._scratch = None
+        self._point = None
+        self._sum = None
         self._stats = None  # float64 [d1, d2, segments, skipped], on the parameters' device
 
     # -- hot path ----------------------------------------------------------------------------
@@ -76,41 +81,44 @@ class LeapAccumulator:
         elif tuple(params) != self._keys:
             raise KeyError(f"observe() got parameters {list(params)}; this task's path has "
                            f"{list(self._keys)}")
-        cur = self._cur
-        torch._foreach_copy_(cur.theta_views, [params[k] for k in self._keys])
-        torch._foreach_copy_(cur.grad_views, [grads[k] for k in self._keys])
-        cur.loss = loss.detach().to(cur.theta.device, cur.theta.dtype).reshape(())
-        cur.grad_sq = torch.dot(cur.grad, cur.grad)  # its finiteness is gⁱ's
-        if self._prev.loss is not None:
-            self._add_segment(self._prev, cur)
-        # The point just observed starts the next segment; its buffers must survive one step.
-        self._prev, self._cur = cur, self._prev
+        point, theta = self._point, [params[k] for k in self._keys]
+        loss = loss.detach().to(point.theta.device, point.theta.dtype).reshape(())
+        if point.loss is not None:
+            self._add_segment(point, loss, theta)
+        # Point i+1 replaces point i: one point's buffers are all the path needs to keep.
+        torch._foreach_copy_(point.theta_views, theta)
+        torch._foreach_copy_(point.grad_views, [grads[k] for k in self._keys])
+        point.grad_sq = torch.dot(point.grad, point.grad)  # while gⁱ⁺¹ is still in cache
+        point.loss = loss
 
-    def _add_segment(self, a: _Point, b: _Point) -> None:
-        """Adds cⁱ for the segment from point a = i to point b = i+1 (eq. 8, J = I)."""
-        delta = torch.sub(b.theta, a.theta, out=self._scratch)                # Δθⁱ
-        sq_dtheta = torch.dot(delta, delta)
-        d_f = b.loss - a.loss if self.loss_in_manifold else torch.zeros_like(b.loss)
+    def _add_segment(self, a: _Point, loss: torch.Tensor, theta: list[torch.Tensor]) -> None:
+        """Adds cⁱ for the segment from point a = i to θⁱ⁺¹ = ``theta`` with fⁱ⁺¹ = ``loss``.
+
+        Implements eq. 8 with J = I. θⁱ is not needed after its segment, so −Δθⁱ = θⁱ − θⁱ⁺¹
+        overwrites it in place: the rows of point a become [−Δθⁱ, gⁱ], and
+        cⁱ = coef·(Δθⁱ + Δfⁱ·gⁱ) = rowsᵀ·w with w = coef·[−1, Δfⁱ] = s·[1, −Δfⁱ], where
+        s = −coef is 1/ℓⁱ for the length (p = 1) and 2 for the energy (p = 2).
+        """
+        torch._foreach_sub_(a.theta_views, theta)
+        sq_dtheta = torch.dot(a.theta, a.theta)                               # ‖Δθⁱ‖²
+        d_f = loss - a.loss if self.loss_in_manifold else torch.zeros_like(loss)
         if self.stabilizer:
             d_f = -d_f.abs()
         length = torch.sqrt(sq_dtheta + d_f * d_f)                            # ℓⁱ
         # Any NaN or ±inf among fⁱ, fⁱ⁺¹, Δθⁱ or gⁱ makes this sum non-finite.
-        ok = torch.isfinite(sq_dtheta + a.grad_sq + a.loss + b.loss)
+        ok = torch.isfinite(sq_dtheta + a.grad_sq + a.loss + loss)
+        direction = torch.stack([self._one, -d_f])
         if self.p == 2:
-            coef = torch.where(ok, -2.0, 0.0).to(length.dtype)
+            weights = torch.where(ok, 2.0 * direction, 0.0)
         else:  # a zero-length segment contributes nothing (and would divide by zero)
-            coef = torch.where(ok & (length > 0), -1.0 / length, 0.0)
-        # cⁱ = coef·(Δθⁱ + Δfⁱ·gⁱ). A skipped segment has coef 0, and its NaN/±inf entries are
-        # zeroed first since NaN·0 would still be NaN (nan_to_num_ is ~8× faster than a
-        # masked_fill_ with a 0-d mask on CPU).
-        delta.addcmul_(a.grad, d_f)
-        # Reading a CPU tensor is no device synchronisation: skip the scrub when all is finite.
-        if delta.is_cuda or not bool(ok):
-            delta.nan_to_num_(0.0, 0.0, 0.0)
-        self._sum.addcmul_(delta, coef)
-        okf = ok.double()
-        segment = torch.where(ok, torch.stack([length, length * length]).double(), 0.0)
-        self._stats += torch.cat([segment, okf.reshape(1), 1 - okf.reshape(1)])
+            weights = torch.where(ok & (length > 0), direction / length, 0.0)
+        # A skipped segment has weights 0, but NaN·0 is still NaN: zero its NaN/±inf entries
+        # first. Reading a CPU tensor is no device synchronisation: skip it when all is finite.
+        if a.rows.is_cuda or not bool(ok):
+            a.rows.nan_to_num_(0.0, 0.0, 0.0)
+        torch.addmv(self._sum, a.rows.t(), weights, out=self._sum)            # += cⁱ
+        segment = torch.stack([length, length * length, self._one, self._zero]).double()
+        self._stats += torch.where(ok, segment, self._skipped)
 
     # -- reading results ----------------------------------------------------------------------
 
@@ -153,11 +161,14 @@ class LeapAccumulator:
         numel = sum(math.prod(shape) for _, shape in layout)
         kw = {"device": first.device, "dtype": first.dtype}
         self._keys = tuple(params)
-        self._prev, self._cur = _Point(layout, numel, **kw), _Point(layout, numel, **kw)
+        self._point = _Point(layout, numel, **kw)
         self._sum = torch.zeros(numel, **kw)
         self._sum_views = _split(self._sum, layout)
-        self._scratch = torch.zeros(numel, **kw)
         self._stats = torch.zeros(4, device=first.device, dtype=torch.float64)
+        # Constants of the statistics update, made once (a fresh tensor per step costs time).
+        self._one, self._zero = torch.ones((), **kw), torch.zeros((), **kw)
+        self._skipped = torch.tensor([0.0, 0.0, 0.0, 1.0], device=first.device,
+                                     dtype=torch.float64)
 
 
 def _split(flat: torch.Tensor, layout) -> list[torch.Tensor]:
