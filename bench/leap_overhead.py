@@ -7,7 +7,12 @@ of a shared machine hits all alike), many repetitions, median times:
     leap    the update with observe() before the optimizer step
     naive   the update with a per-step clone of every parameter and gradient (what a careless
             hook does: dict of clones, per-parameter ops) for comparison
-Prints the median overhead ratios. Not a test: run it with `make bench`.
+    floor   the update with one read and one write of a buffer the size of the accumulator's
+            state (θⁱ, ∇f(θⁱ) and the partial sum: 3 encoder-sized vectors it must carry from
+            step to step): a lower bound on what any exact observe() costs in this loop
+Prints the median overhead ratios: the whole update with observe() against the update alone
+(direct and indirect cost, e.g. caches observe() evicts; a difference of two noisy medians), and
+observe() timed by itself inside the leap variant. Not a test: run it with `make bench`.
 """
 
 from __future__ import annotations
@@ -60,6 +65,28 @@ class NaiveHook:
         self.prev = point
 
 
+class MemoryFloor:
+    """Reads and writes ``3 × numel`` floats once per call: the state an exact observe() keeps."""
+
+    def __init__(self, numel: int) -> None:
+        self.state = torch.zeros(3, numel)
+
+    def __call__(self, loss, params, grads) -> None:
+        self.state.mul_(1.0)
+
+
+class Timed:
+    """Calls ``hook`` and records how long each call took."""
+
+    def __init__(self, hook):
+        self.hook, self.seconds = hook, []
+
+    def __call__(self, *args):
+        start = time.perf_counter()
+        self.hook(*args)
+        self.seconds.append(time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=60, help="timed repetitions per variant")
@@ -75,7 +102,9 @@ def main() -> None:
              torch.randint(0, 6, (160,)), torch.randn(160))
     update = make_update(model, optimizer, batch)
     acc = LeapAccumulator(metric="length", loss_in_manifold=True, stabilizer=True)
-    variants = {"plain": None, "leap": acc.observe, "naive": NaiveHook()}
+    encoder_size = sum(p.numel() for p in meta_parameters(model, ["encoder."]).values())
+    timed, floor = Timed(acc.observe), Timed(MemoryFloor(encoder_size))
+    variants = {"plain": None, "leap": timed, "naive": NaiveHook(), "floor": floor}
     times = {name: [] for name in variants}
     for rep in range(args.warmup + args.reps):
         for name, hook in variants.items():
@@ -85,12 +114,17 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
     acc.flush()
     med = {name: statistics.median(t) for name, t in times.items()}
-    encoder_size = sum(p.numel() for p in meta_parameters(model, ["encoder."]).values())
     print(f"encoder parameters: {encoder_size:,}  torch threads: {torch.get_num_threads()}  "
           f"reps: {args.reps}")
     for name, t in med.items():
         print(f"  {name:6s} median update {t * 1e3:8.2f} ms")
+    observe = statistics.median(timed.seconds[args.warmup:])
+    bound = statistics.median(floor.seconds[args.warmup:])
     print(f"observe overhead (leap/plain - 1):  {med['leap'] / med['plain'] - 1:+.2%}")
+    print(f"observe() alone / plain update:     {observe / med['plain']:.2%} "
+          f"({observe * 1e3:.2f} ms)")
+    print(f"memory floor alone / plain update:  {bound / med['plain']:.2%} "
+          f"({bound * 1e3:.2f} ms; observe() = {observe / bound:.2f} × floor)")
     print(f"naive hook overhead:                {med['naive'] / med['plain'] - 1:+.2%}")
 
 
