@@ -57,11 +57,14 @@ class _ContractWrapper(VectorWrapper):
     def __init__(self, env: VectorEnv, seed: int) -> None:
         super().__init__(env)
         self._pending_seed: int | None = seed
+        self._pending_actions: np.ndarray | None = None
         self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
         self.action_space.seed(seed)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset all sub-environments (with the factory seed if none was ever given)."""
+        if self._pending_actions is not None:  # a step in flight finishes first
+            self.step_wait()
         if seed is None:
             seed = self._pending_seed
         self._pending_seed = None
@@ -70,9 +73,32 @@ class _ContractWrapper(VectorWrapper):
 
     def step(self, actions):
         """Step all sub-environments; rewards come back as raw float32."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions) -> None:
+        """Start stepping with ``actions``; :meth:`step_wait` returns what :meth:`step` would.
+
+        The native backend emulates in its own threads meanwhile, so the caller can compute
+        (act on other environments) before it waits. Other backends step in ``step_wait``.
+        """
+        if self._pending_actions is not None:
+            raise RuntimeError("step_async() called twice without step_wait()")
         if isinstance(self.single_action_space, Discrete):
             actions = self._checked_actions(actions)
-        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        if hasattr(self.env, "send"):  # ale-py's AtariVectorEnv
+            self.env.send(actions)
+        self._pending_actions = actions
+
+    def step_wait(self):
+        """Finish the step started by :meth:`step_async`; same return value as :meth:`step`."""
+        actions, self._pending_actions = self._pending_actions, None
+        if actions is None:
+            raise RuntimeError("step_wait() called without step_async()")
+        if hasattr(self.env, "recv"):
+            obs, rewards, terminated, truncated, info = self.env.recv()
+        else:
+            obs, rewards, terminated, truncated, info = self.env.step(actions)
         done = np.logical_or(terminated, truncated)
         if done.any() and "final_obs" in info:
             info["final_obs"] = self._final_obs(info["final_obs"], obs, done)

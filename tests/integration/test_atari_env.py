@@ -162,3 +162,36 @@ def test_out_of_range_actions_raise_instead_of_hanging(backend):
             env.step(np.array(bad))
     env.step(np.array([3, 0], dtype=np.int32))  # still usable afterwards
     env.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_split_phase_step_equals_step(backend):
+    """step_async + step_wait (emulation running in between on native) returns what step does."""
+    envs = [make_atari_vector_env("Alien", NUM_ENVS, seed=3, backend=backend,
+                                  max_episode_frames=400) for _ in range(2)]
+    rng = np.random.default_rng(0)
+    for env in envs:
+        env.reset()
+    for _ in range(150):  # crosses an autoreset
+        actions = rng.integers(0, envs[0].single_action_space.n, NUM_ENVS)
+        whole = envs[0].step(actions)
+        envs[1].step_async(actions)
+        split = envs[1].step_wait()
+        for a, b in zip(whole[:4], split[:4]):
+            np.testing.assert_array_equal(a, b)
+    for env in envs:
+        env.close()
+
+
+def test_split_phase_step_misuse_is_an_error():
+    env = make_atari_vector_env("Alien", NUM_ENVS, seed=0)
+    env.reset()
+    with pytest.raises(RuntimeError, match="without step_async"):
+        env.step_wait()
+    env.step_async(np.zeros(NUM_ENVS, np.int64))
+    with pytest.raises(RuntimeError, match="twice"):
+        env.step_async(np.zeros(NUM_ENVS, np.int64))
+    obs, _ = env.reset(seed=5)  # waits for the step in flight, then resets
+    again, _ = env.reset(seed=5)
+    assert np.array_equal(obs, again)
+    env.close()
