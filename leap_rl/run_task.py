@@ -8,6 +8,7 @@ TensorBoard and JSON-lines, and writes the task's meta-gradient and path length.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import deque
@@ -35,17 +36,20 @@ def build_learner(game: str, cfg: ExperimentConfig, *, seed: int,
     ``game`` is an Atari game (preprocessed per ``cfg.env``) or a plain gymnasium id such as
     ``CartPole-v1`` (with ``inner.encoder: mlp``).
     """
-    # env_threads: the emulator's C++ threads (0 = one per core of the machine, which
-    # oversubscribes a node shared by several workers).
-    env_kwargs = {**cfg.env.model_dump(), "num_threads": env_threads} if is_atari_game(game) else {}
-    env = make_vector_env(game, cfg.inner.num_envs, seed=seed, **env_kwargs)
+    groups = cfg.inner.env_groups
+    # env_threads: the emulator's C++ threads in all (0 = one per core of the machine, which
+    # oversubscribes a node shared by several workers), shared out among the groups.
+    threads = env_threads if groups == 1 else max(1, (env_threads or os.cpu_count() or 1) // groups)
+    env_kwargs = {**cfg.env.model_dump(), "num_threads": threads} if is_atari_game(game) else {}
+    size = cfg.inner.num_envs // groups
+    envs = [make_vector_env(game, size, seed=seed + k * size, **env_kwargs) for k in range(groups)]
     torch.manual_seed(seed)  # a random encoder, when no init is given, is seeded too
-    model = build_actor_critic(cfg.inner.encoder, env.single_observation_space.shape,
-                               int(env.single_action_space.n))
+    model = build_actor_critic(cfg.inner.encoder, envs[0].single_observation_space.shape,
+                               int(envs[0].single_action_space.n))
     if init is not None:
         load_encoder(model, init)
     reset_heads(model, seed)
-    return A2CLearner(env, model, cfg.inner, seed=seed, accumulator=accumulator)
+    return A2CLearner(envs, model, cfg.inner, seed=seed, accumulator=accumulator)
 
 
 def make_accumulator(cfg: ExperimentConfig) -> LeapAccumulator:
@@ -136,7 +140,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
             log.report(report)
     finally:
         log.close()
-        learner.env.close()
+        learner.close()
     summary = {"game": game, "seed": seed, "agent_steps": learner.agent_steps,
                "updates": learner.updates, "episodes": log.episodes,
                "mean_recent_return": log.mean_return, "init": str(init_path) if init_path else None,
@@ -149,6 +153,6 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
         summary["leap"] = {**stats, "meta_gradient_norm": norm, "metric": cfg.leap.metric}
     save_init(out / "final_encoder.pt", encoder_state(learner.model),
               architecture=cfg.inner.encoder,
-              observation_shape=tuple(learner.env.single_observation_space.shape))
+              observation_shape=tuple(learner.envs[0].single_observation_space.shape))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

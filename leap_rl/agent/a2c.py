@@ -4,6 +4,10 @@ Inner learner of Flennerhag et al. (ICLR 2019), appendix F: batches of `num_envs
 environments unrolled `unroll_length` steps, RMSProp, n-step bootstrapped returns. When a
 `LeapAccumulator` is attached, every optimizer step is shown to it (loss f(θⁱ), θⁱ, gⁱ) before
 the step is applied, with no extra forward/backward pass and no per-update host sync.
+
+The environments may come in several groups (vector envs) that are stepped in turn: while one
+group emulates (``step_async``), the actor computes the next group's actions, so acting
+overlaps emulation. The algorithm is unchanged: the same batch, acted on by the same policy.
 """
 
 from __future__ import annotations
@@ -56,13 +60,15 @@ class _EpisodeTracker:
         self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.finished: list[tuple[float, int]] = []
 
-    def step(self, rewards: np.ndarray, dones: np.ndarray) -> None:
-        self.returns += rewards
-        self.lengths += 1
+    def step(self, rewards: np.ndarray, dones: np.ndarray, envs: slice) -> None:
+        """Record one step of the environments ``envs`` (a slice of all of them)."""
+        returns, lengths = self.returns[envs], self.lengths[envs]  # views
+        returns += rewards
+        lengths += 1
         for i in np.flatnonzero(dones):
-            self.finished.append((float(self.returns[i]), int(self.lengths[i])))
-        self.returns[dones] = 0.0
-        self.lengths[dones] = 0
+            self.finished.append((float(returns[i]), int(lengths[i])))
+        returns[dones] = 0.0
+        lengths[dones] = 0
 
     def pop(self) -> list[tuple[float, int]]:
         finished, self.finished = self.finished, []
@@ -70,7 +76,12 @@ class _EpisodeTracker:
 
 
 class A2CLearner:
-    """A2C on a gymnasium VectorEnv (autoreset SAME_STEP) with an optional Leap accumulator."""
+    """A2C on gymnasium VectorEnvs (autoreset SAME_STEP) with an optional Leap accumulator.
+
+    ``env`` is one vector env or a sequence of them (groups, stepped in turn so that acting on
+    one overlaps the others' emulation); together they hold ``cfg.num_envs`` environments.
+    Environment ``j`` of the batch is seeded ``seed + j`` however the batch is grouped.
+    """
 
     def __init__(
         self,
@@ -81,9 +92,12 @@ class A2CLearner:
         seed: int,
         accumulator: LeapAccumulator | None = None,
     ) -> None:
-        if env.num_envs != cfg.num_envs:
-            raise ValueError(f"env has {env.num_envs} envs but cfg.num_envs={cfg.num_envs}")
-        self.env, self.cfg, self.accumulator = env, cfg, accumulator
+        envs = tuple(env) if isinstance(env, (list, tuple)) else (env,)
+        self.envs = tuple(e if hasattr(e, "step_async") else _SyncStep(e) for e in envs)
+        total = sum(e.num_envs for e in self.envs)
+        if total != cfg.num_envs:
+            raise ValueError(f"the envs hold {total} environments but cfg.num_envs={cfg.num_envs}")
+        self.cfg, self.accumulator = cfg, accumulator
         self.device = resolve_device(cfg.device)
         self.model = model.to(self.device)
         # torch RMSprop adds eps outside the sqrt (v / (sqrt(s) + eps)); TF's RMSProp adds it
@@ -95,8 +109,10 @@ class A2CLearner:
         self._init_meta_views()
         self._generator = torch.Generator(device=self.device).manual_seed(seed)
         self._init_buffers()
-        obs, _ = env.reset(seed=seed)
-        self._obs[0].copy_(torch.from_numpy(np.asarray(obs)))
+        self._groups = _column_slices(self.envs)
+        for group, cols in zip(self.envs, self._groups):
+            obs, _ = group.reset(seed=seed + cols.start)
+            self._obs[0, cols].copy_(torch.from_numpy(np.asarray(obs)))
         self._episodes = _EpisodeTracker(cfg.num_envs)
         self._metric_sum = torch.zeros(3, device=self.device)
         self._metric_updates = 0
@@ -113,7 +129,7 @@ class A2CLearner:
         self._meta_grads = {n: p.grad for n, p in named.items()}
 
     def _init_buffers(self) -> None:
-        cfg, space = self.cfg, self.env.single_observation_space
+        cfg, space = self.cfg, self.envs[0].single_observation_space
         t, n = cfg.unroll_length, cfg.num_envs
         # Slot t holds the obs acted on at step t; slot T is the bootstrap obs.
         self._obs = torch.zeros(
@@ -130,19 +146,37 @@ class A2CLearner:
         return torch.multinomial(probs, 1, generator=self._generator).squeeze(-1)
 
     def _unroll(self) -> None:
-        """Step all envs `unroll_length` times, filling the rollout buffers."""
+        """Step all envs `unroll_length` times, filling the rollout buffers.
+
+        Groups take turns: each receives its step, then is sent its next actions at once, so
+        it emulates while the following groups' actions are computed.
+        """
+        steps = self.cfg.unroll_length
+        for group, cols in zip(self.envs, self._groups):
+            self._send(group, 0, cols)
+        for t in range(steps):
+            for group, cols in zip(self.envs, self._groups):
+                self._receive(group, t, cols)
+                if t + 1 < steps:
+                    self._send(group, t + 1, cols)
+        self.agent_steps += steps * self.cfg.num_envs
+
+    def _send(self, group, t: int, cols: slice) -> None:
+        """Act on the observations of step ``t`` of the environments ``cols``; start stepping."""
+        actions = self._act(self._obs[t, cols])
+        self._actions[t, cols] = actions
+        # The one host transfer per env step: the env needs numpy actions.
+        group.step_async(actions.cpu().numpy())
+
+    def _receive(self, group, t: int, cols: slice) -> None:
+        """Wait for the step of the environments ``cols`` and store its transition."""
+        obs, rewards, terminated, truncated, _ = group.step_wait()
+        dones = np.logical_or(terminated, truncated)
+        self._episodes.step(np.asarray(rewards, dtype=np.float64), dones, cols)
         clip = self.cfg.reward_clip
-        for t in range(self.cfg.unroll_length):
-            actions = self._act(self._obs[t])
-            self._actions[t] = actions
-            # The one host transfer per env step: the env needs numpy actions.
-            obs, rewards, terminated, truncated, _ = self.env.step(actions.cpu().numpy())
-            dones = np.logical_or(terminated, truncated)
-            self._episodes.step(np.asarray(rewards, dtype=np.float64), dones)
-            self._rewards[t] = np.clip(rewards, -clip, clip)  # paper app. F: clip to +-5
-            self._dones[t] = dones
-            self._obs[t + 1].copy_(torch.from_numpy(np.asarray(obs)))
-        self.agent_steps += self.cfg.unroll_length * self.cfg.num_envs
+        self._rewards[t, cols] = np.clip(rewards, -clip, clip)  # paper app. F: clip to +-5
+        self._dones[t, cols] = dones
+        self._obs[t + 1, cols].copy_(torch.from_numpy(np.asarray(obs)))
 
     def _compute_returns(self) -> Tensor:
         with torch.no_grad():
@@ -175,6 +209,11 @@ class A2CLearner:
         self._metric_updates += 1
         self.updates += 1
 
+    def close(self) -> None:
+        """Close the environments."""
+        for group in self.envs:
+            group.close()
+
     def _report(self, since_steps: int, since_time: float) -> TrainReport:
         """Convert accumulated metrics to floats (the only host sync, once per report)."""
         means = (self._metric_sum / max(self._metric_updates, 1)).tolist()
@@ -204,3 +243,29 @@ class A2CLearner:
                 since_steps, since_time, pending = self.agent_steps, time.perf_counter(), 0
         if pending:
             yield self._report(since_steps, since_time)
+
+
+def _column_slices(envs) -> list[slice]:
+    """The batch columns (environments) each vector env of ``envs`` holds, in order."""
+    slices, start = [], 0
+    for env in envs:
+        slices.append(slice(start, start + env.num_envs))
+        start += env.num_envs
+    return slices
+
+
+class _SyncStep:
+    """Split-phase stepping for a vector env that only has ``step``: it steps in step_wait."""
+
+    def __init__(self, env) -> None:
+        self.env, self._actions = env, None
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self):
+        actions, self._actions = self._actions, None
+        return self.env.step(actions)
+
+    def __getattr__(self, name: str):
+        return getattr(self.env, name)

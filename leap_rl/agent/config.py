@@ -21,6 +21,11 @@ class A2CConfig(BaseModel):
     num_envs: int = Field(
         32, ge=1, description="Parallel environments per batch (paper, app. F: batch size 32)."
     )
+    env_groups: int = Field(
+        1, ge=1,
+        description="Split the num_envs environments into this many groups stepped in turn, so "
+        "acting on one group overlaps the others' emulation (same algorithm; 1 = in lockstep).",
+    )
     unroll_length: int = Field(
         5, ge=1, description="Env steps per environment per update (paper, app. F: unroll 5)."
     )
@@ -75,6 +80,14 @@ class A2CConfig(BaseModel):
         "after those derived from this section (e.g. {num_epochs: 4, minibatch_size: 64}); "
         "checked by RLlib itself when inner.backend is rllib.",
     )
+
+    @field_validator("env_groups")
+    @classmethod
+    def _groups_divide_envs(cls, groups: int, info: ValidationInfo) -> int:
+        envs = info.data.get("num_envs")
+        if envs is not None and envs % groups:
+            raise ValueError(f"must divide num_envs ({envs}) into equal groups, got {groups}")
+        return groups
 
     @field_validator("rllib")
     @classmethod

@@ -42,7 +42,7 @@ class A2CTask:
                     stats=acc.stats(),
                     final=learner.agent_steps >= assignment.steps)
         finally:
-            learner.env.close()
+            learner.close()
 
 
 def runner_for(cfg: ExperimentConfig):

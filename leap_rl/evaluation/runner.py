@@ -94,7 +94,7 @@ def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
                 yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
                 pending, last = [], time.monotonic()
     finally:
-        learner.env.close()
+        learner.close()
     yield {"agent_steps": learner.agent_steps, "episodes": pending, "done": True,
            "seconds": time.monotonic() - start}
 
