@@ -12,9 +12,11 @@ segment i → i+1 of that path (eq. 8 with the Jacobians taken as identity, eval
 and the task's meta-gradient is Gτ = Σᵢ cⁱ. Any contiguous prefix of the path gives a valid
 (shorter-horizon) meta-gradient, which is why partial sums may be streamed.
 
-Everything runs on the device of the parameters, on flat buffers, with no host synchronisation per
-step: the only reads to the host happen in :meth:`LeapAccumulator.flush` and :meth:`stats`. The
-state carried from step to step is three parameter-sized vectors: θⁱ, gⁱ and the partial sum.
+Everything runs on the device of the parameters, on flat buffers, with no device synchronisation
+per step: on a GPU the only reads to the host happen in :meth:`LeapAccumulator.flush` and
+:meth:`stats` (on the CPU, where reading a tensor synchronises nothing, a segment's few scalars
+are read and worked out in Python). The state carried from step to step is three
+parameter-sized vectors: θⁱ, gⁱ and the partial sum.
 """
 
 from __future__ import annotations
@@ -51,16 +53,22 @@ class LeapAccumulator:
     Call :meth:`observe` once per inner optimizer step, before the step is applied, with the loss
     f(θⁱ) the learner computed, the meta-learned parameters θⁱ and their gradients ∇f(θⁱ).
     Segment i is complete, and added to the running sum, when step i+1 is observed.
+
+    A segment's handful of scalars (‖Δθⁱ‖², fⁱ, ℓⁱ, its weights) are worked out on the host when
+    the parameters live in host memory (reading them is no device synchronisation there, and a
+    dozen tiny tensor ops cost more than the arithmetic), and on the device otherwise, where
+    reading them would stall the stream. ``scalars_on_host`` forces either way (tests run both).
     """
 
     def __init__(self, metric: Metric = "length", loss_in_manifold: bool = True,
-                 stabilizer: bool = True) -> None:
+                 stabilizer: bool = True, *, scalars_on_host: bool | None = None) -> None:
         if metric not in _P:
             raise ValueError(f"metric must be 'length' or 'energy', got {metric!r}")
         self.metric = metric
         self.p = _P[metric]
         self.loss_in_manifold = loss_in_manifold
         self.stabilizer = stabilizer
+        self.scalars_on_host = scalars_on_host
         self.reset()
 
     def reset(self) -> None:
@@ -69,6 +77,7 @@ class LeapAccumulator:
         self._point = None
         self._sum = None
         self._stats = None  # float64 [d1, d2, segments, skipped], on the parameters' device
+        self._host_stats = [0.0, 0.0, 0, 0]  # the same, for segments worked out on the host
 
     # -- hot path ----------------------------------------------------------------------------
 
@@ -101,6 +110,12 @@ class LeapAccumulator:
         """
         torch._foreach_sub_(a.theta_views, theta)
         sq_dtheta = torch.dot(a.theta, a.theta)                               # ‖Δθⁱ‖²
+        if self._on_host:
+            weights = self._host_weights(sq_dtheta.item(), a.grad_sq.item(), a.loss.item(),
+                                         loss.item())
+            if weights is not None:
+                torch.addmv(self._sum, a.rows.t(), weights, out=self._sum)    # += cⁱ
+            return
         d_f = loss - a.loss if self.loss_in_manifold else torch.zeros_like(loss)
         if self.stabilizer:
             d_f = -d_f.abs()
@@ -113,12 +128,30 @@ class LeapAccumulator:
         else:  # a zero-length segment contributes nothing (and would divide by zero)
             weights = torch.where(ok & (length > 0), direction / length, 0.0)
         # A skipped segment has weights 0, but NaN·0 is still NaN: zero its NaN/±inf entries
-        # first. Reading a CPU tensor is no device synchronisation: skip it when all is finite.
-        if a.rows.is_cuda or not bool(ok):
-            a.rows.nan_to_num_(0.0, 0.0, 0.0)
+        # first (on the device every time, as branching on ``ok`` would synchronise).
+        a.rows.nan_to_num_(0.0, 0.0, 0.0)
         torch.addmv(self._sum, a.rows.t(), weights, out=self._sum)            # += cⁱ
         segment = torch.stack([length, length * length, self._one, self._zero]).double()
         self._stats += torch.where(ok, segment, self._skipped)
+
+    def _host_weights(self, sq_dtheta: float, grad_sq: float, f_i: float,
+                      f_next: float) -> torch.Tensor | None:
+        """The same arithmetic as the device path, in Python floats: w, or None to add nothing."""
+        stats = self._host_stats
+        if not math.isfinite(sq_dtheta + grad_sq + f_i + f_next):
+            stats[3] += 1  # skipped: NaN or ±inf among fⁱ, fⁱ⁺¹, Δθⁱ or gⁱ
+            return None
+        d_f = f_next - f_i if self.loss_in_manifold else 0.0
+        if self.stabilizer:
+            d_f = -abs(d_f)
+        length = math.sqrt(sq_dtheta + d_f * d_f)                             # ℓⁱ
+        stats[0] += length
+        stats[1] += length * length
+        stats[2] += 1
+        if self.p == 1 and length == 0:  # a zero-length segment contributes nothing
+            return None
+        scale = 2.0 if self.p == 2 else 1.0 / length
+        return torch.tensor([scale, -scale * d_f], dtype=self._sum.dtype)
 
     # -- reading results ----------------------------------------------------------------------
 
@@ -140,9 +173,8 @@ class LeapAccumulator:
 
         Reads from the device: call it when reporting, not every step.
         """
-        if self._stats is None:
-            return {"d1": 0.0, "d2": 0.0, "segments": 0, "skipped_segments": 0}
-        d1, d2, seg, skipped = self._stats.tolist()
+        on_device = self._stats.tolist() if self._stats is not None else [0.0, 0.0, 0, 0]
+        d1, d2, seg, skipped = (x + y for x, y in zip(on_device, self._host_stats))
         return {"d1": d1, "d2": d2, "segments": int(seg), "skipped_segments": int(skipped)}
 
     @property
@@ -165,6 +197,8 @@ class LeapAccumulator:
         self._sum = torch.zeros(numel, **kw)
         self._sum_views = _split(self._sum, layout)
         self._stats = torch.zeros(4, device=first.device, dtype=torch.float64)
+        self._on_host = (first.device.type == "cpu" if self.scalars_on_host is None
+                         else self.scalars_on_host)
         # Constants of the statistics update, made once (a fresh tensor per step costs time).
         self._one, self._zero = torch.ones((), **kw), torch.zeros((), **kw)
         self._skipped = torch.tensor([0.0, 0.0, 0.0, 1.0], device=first.device,

@@ -17,6 +17,9 @@ import torch
 
 from leap_rl.leap import LeapAccumulator
 
+# Every test runs with the segment scalars on the host and on the device (tests/unit/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_scalar_paths")
+
 POINTS = [((0.0, 0.0), 10.0, (1.0, 2.0)), ((3.0, 0.0), 6.0, (0.0, 1.0)),
           ((3.0, 4.0), 9.0, (2.0, 0.0)), ((3.0, 4.0), 9.0, (5.0, 5.0))]
 

@@ -7,6 +7,9 @@ import torch
 
 from leap_rl.leap import LeapAccumulator
 
+# Every test runs with the segment scalars on the host and on the device (tests/unit/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_scalar_paths")
+
 F64 = torch.float64
 
 
