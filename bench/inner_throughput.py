@@ -9,9 +9,8 @@ unroll 5 — on ale-py's native C++ vector env, CPU. Variants:
     env_raw   the same ale-py AtariVectorEnv without the contract wrapper (its cost = the gap)
     leap      the full inner loop: build_learner(...) with LeapAccumulator(energy), update()
     plain     the same loop without the accumulator
-    proto     (--prototype) the leap loop with `LeanLeap`, a proposed observe() that lets backward
-              write ∇f(θⁱ) straight into the accumulator's buffers (no gradient copy), checked
-              first to give the same meta-gradient as LeapAccumulator
+    groups    the leap loop with the 32 envs in `--groups` vector envs stepped in turn
+              (inner.env_groups: acting on one group overlaps the others' emulation; issue 9)
     compute   the loop's arithmetic alone on a fixed batch of real frames: unroll_length acting
               forwards (softmax + multinomial) + the bootstrap-value forward + one update
               (forward, backward, grad-norm clip, RMSProp); no env, no learner code
@@ -83,76 +82,6 @@ class Timed:
             self.cpu += time.thread_time() - cpu
 
 
-class LeanLeap(LeapAccumulator):
-    """Prototype for leap_rl/leap.py + agent/a2c.py: no per-step copy of the gradients.
-
-    The accumulator's two points already hold flat gradient buffers; `bind` makes the meta-
-    parameters' `.grad` views of the current point's buffer, and an optimizer step post-hook
-    re-points them at the other point's after every step (the learner's zero_grad then clears
-    it before the next backward). observe() copies θⁱ only; ∇f(θⁱ) is already in place.
-    On CPU it also skips the NaN-scrub pass when the segment is finite (reading a CPU tensor
-    is no device sync).
-    """
-
-    def bind(self, learner) -> None:
-        self._live = meta_parameters(learner.model, learner.cfg.meta_parameters)
-        self._allocate(learner._meta_params)
-        self._point_grads()
-        learner.optimizer.register_step_post_hook(lambda *_: self._point_grads())
-
-    def _point_grads(self) -> None:
-        for p, view in zip(self._live.values(), self._cur.grad_views):
-            p.grad = view
-
-    @torch.no_grad()
-    def observe(self, loss, params, grads) -> None:
-        cur = self._cur
-        torch._foreach_copy_(cur.theta_views, [params[k] for k in self._keys])
-        cur.loss = loss.detach().to(cur.theta.device, cur.theta.dtype).reshape(())
-        cur.grad_sq = torch.dot(cur.grad, cur.grad)
-        if self._prev.loss is not None:
-            self._add_segment(self._prev, cur)
-        self._prev, self._cur = cur, self._prev
-
-    def _add_segment(self, a, b) -> None:
-        if not self._sum.is_cpu:
-            return super()._add_segment(a, b)
-        delta = torch.sub(b.theta, a.theta, out=self._scratch)
-        sq_dtheta = torch.dot(delta, delta)
-        d_f = b.loss - a.loss if self.loss_in_manifold else torch.zeros_like(b.loss)
-        if self.stabilizer:
-            d_f = -d_f.abs()
-        length = torch.sqrt(sq_dtheta + d_f * d_f)
-        ok = torch.isfinite(sq_dtheta + a.grad_sq + a.loss + b.loss)
-        if ok.item():
-            coef = -2.0 if self.p == 2 else (-1.0 / length if length > 0 else 0.0)
-            self._sum.addcmul_(delta.addcmul_(a.grad, d_f), torch.as_tensor(coef))
-            self._stats += torch.stack([length, length * length, torch.ones_like(length),
-                                        torch.zeros_like(length)]).double()
-        else:
-            self._stats[3] += 1
-
-
-def check_lean_leap(game: str, cfg, seed: int, updates: int = 4) -> None:
-    """LeanLeap and LeapAccumulator give the same meta-gradient and stats on one path."""
-    out = []
-    for cls in (LeapAccumulator, LeanLeap):
-        acc = cls(cfg.leap.metric, cfg.leap.loss_in_manifold, cfg.leap.stabilizer)
-        learner = run_task.build_learner(game, cfg, seed=seed, accumulator=acc)
-        if cls is not LeapAccumulator:
-            acc.bind(learner)
-        for _ in range(updates):
-            learner.update()
-        out.append((acc.flush(), acc.stats()))
-        learner.env.close()
-    (ref, ref_stats), (new, new_stats) = out
-    assert ref_stats["segments"] == new_stats["segments"] == updates - 1, (ref_stats, new_stats)
-    for key in ("d1", "d2"):
-        assert abs(ref_stats[key] - new_stats[key]) <= 1e-5 * ref_stats[key], (ref_stats, new_stats)
-    for k in ref:
-        assert torch.allclose(ref[k], new[k], rtol=1e-5, atol=1e-9), k
-
-
 def make_compute(cfg, obs_shape, num_actions, frames: np.ndarray, seed: int):
     """The loop's arithmetic alone: acting forwards, bootstrap forward, one update."""
     inner = cfg.inner
@@ -209,9 +138,9 @@ def rllib_vs_a2c(args) -> None:
     rllib_cfg = ExperimentConfig(inner={**inner, "backend": "rllib", "algorithm": "PPO",
                                         "rllib": {"num_epochs": 1, "minibatch_size": None}},
                                  leap={"metric": "energy"})
-    run_task.make_vector_env = functools.partial(make_vector_env, num_threads=args.env_threads)
     learner = run_task.build_learner(args.game, a2c_cfg, seed=args.seed,
-                                     accumulator=run_task.make_accumulator(a2c_cfg))
+                                     accumulator=run_task.make_accumulator(a2c_cfg),
+                                     env_threads=args.env_threads)
     ensure_ray()
     algo = build_algorithm(args.game, rllib_cfg, seed=args.seed, leap=True)
     state = {"steps": 0}
@@ -240,7 +169,7 @@ def rllib_vs_a2c(args) -> None:
             rates[name].append(body())
     updates = leap_total(algo)
     algo.stop()
-    learner.env.close()
+    learner.close()
     ratios = [b / a for a, b in zip(rates["a2c"], rates["rllib"])]
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(f"inner_throughput --backend rllib  {dt.date.today()}  {platform.node()}  {cpu_name()}, "
@@ -272,8 +201,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=15, help="updates per variant per round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed updates per variant")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prototype", action="store_true",
-                        help="also time the loop with LeanLeap, a proposed cheaper observe()")
+    parser.add_argument("--groups", type=int, default=2,
+                        help="env groups of the `groups` variant (inner.env_groups)")
     parser.add_argument("--backend", choices=["a2c", "rllib"], default="a2c",
                         help="a2c: the breakdown below; rllib: RLlib PPO vs A2C agent steps/s")
     args = parser.parse_args()
@@ -283,22 +212,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cfg = ExperimentConfig(inner={"num_envs": args.num_envs, "unroll_length": args.unroll,
                                   "device": "cpu"}, leap={"metric": "energy"})
-    # build_learner takes the env settings from cfg.env, which has no thread count: pin it here.
-    run_task.make_vector_env = functools.partial(make_vector_env, num_threads=args.env_threads)
-
-    leap_learner = run_task.build_learner(args.game, cfg, seed=args.seed,
-                                          accumulator=run_task.make_accumulator(cfg))
-    plain_learner = run_task.build_learner(args.game, cfg, seed=args.seed + 1)
-    observe = {"leap": Timed(leap_learner.accumulator.observe)}
+    grouped = cfg.model_copy(update={"inner": cfg.inner.model_copy(
+        update={"env_groups": args.groups})})
+    build = functools.partial(run_task.build_learner, args.game, env_threads=args.env_threads)
+    leap_learner = build(cfg, seed=args.seed, accumulator=run_task.make_accumulator(cfg))
+    plain_learner = build(cfg, seed=args.seed + 1)
+    groups_learner = build(grouped, seed=args.seed + 3, accumulator=run_task.make_accumulator(cfg))
+    observe = {"leap": Timed(leap_learner.accumulator.observe),
+               "groups": Timed(groups_learner.accumulator.observe)}
     leap_learner.accumulator.observe = observe["leap"]
-    learners = [leap_learner, plain_learner]
-    if args.prototype:
-        check_lean_leap(args.game, cfg, args.seed)
-        lean = LeanLeap(cfg.leap.metric, cfg.leap.loss_in_manifold, cfg.leap.stabilizer)
-        proto_learner = run_task.build_learner(args.game, cfg, seed=args.seed, accumulator=lean)
-        lean.bind(proto_learner)
-        observe["proto"] = lean.observe = Timed(lean.observe)
-        learners.append(proto_learner)
+    groups_learner.accumulator.observe = observe["groups"]
+    learners = [leap_learner, plain_learner, groups_learner]
     env = make_vector_env(args.game, args.num_envs, seed=args.seed + 2,
                           num_threads=args.env_threads, **cfg.env.model_dump())
     raw_env = env.env  # ale-py's AtariVectorEnv under the contract wrapper
@@ -337,7 +261,7 @@ def main() -> None:
         "env_raw": lambda: run_env(raw_env),
         "leap": lambda: run_learner(leap_learner),
         "plain": lambda: run_learner(plain_learner),
-        **({"proto": lambda: run_learner(proto_learner)} if args.prototype else {}),
+        "groups": lambda: run_learner(groups_learner),
         "act": lambda: run_part("act"),
         "bootstrap": lambda: run_part("bootstrap"),
         "update": lambda: run_part("update"),
@@ -367,8 +291,9 @@ def main() -> None:
             if name in observe:
                 hook[name].append((observe[name].total - before[0]) / args.updates)
                 hook_cpu[name].append((observe[name].cpu - before[1]) / args.updates)
-    for e in [env] + [learner.env for learner in learners]:
-        e.close()
+    env.close()
+    for learner in learners:
+        learner.close()
 
     rate = lambda t: steps_per_update / t  # noqa: E731
     ok = lambda good: "OK" if good else "MISSED"  # noqa: E731
@@ -421,11 +346,9 @@ def main() -> None:
               f"timed in the loop: {h['leap'] * 1e3:.2f} ms/update ({hc['leap'] * 1e3:.2f} ms "
               f"thread CPU) = {direct:.2%}  "
               f"goal ≤ {GOAL_HOOK:.0%}  {ok(direct <= GOAL_HOOK)}")
-        if args.prototype:
-            dp = h["proto"] / t["proto"]
-            print(f"     prototype LeanLeap:  observe() {h['proto'] * 1e3:.2f} ms/update "
-                  f"({hc['proto'] * 1e3:.2f} ms thread CPU) = {dp:.2%}  {ok(dp <= GOAL_HOOK)};  "
-                  f"loop {rate(t['proto']):,.0f} steps/s")
+        print(f"  6. env groups ({args.groups}):    {rate(t['groups']):8,.0f} steps/s = "
+              f"×{t['leap'] / t['groups']:.3f} the lockstep loop (Leap on in both);  observe() "
+              f"{h['groups'] * 1e3:.2f} ms/update = {h['groups'] / t['groups']:.2%}")
 
 
 if __name__ == "__main__":
