@@ -113,8 +113,13 @@ class LeapAccumulator:
         if self._on_host:
             weights = self._host_weights(sq_dtheta.item(), a.grad_sq.item(), a.loss.item(),
                                          loss.item())
-            if weights is not None:
-                torch.addmv(self._sum, a.rows.t(), weights, out=self._sum)    # += cⁱ
+            if weights is None:
+                return
+            if torch.get_num_threads() > 1:  # elementwise adds use every thread, gemv one
+                self._sum.add_(a.theta, alpha=weights[0]).add_(a.grad, alpha=weights[1])
+            else:  # one pass over both rows instead of two
+                torch.addmv(self._sum, a.rows.t(), torch.tensor(weights, dtype=self._sum.dtype),
+                            out=self._sum)                                     # += cⁱ
             return
         d_f = loss - a.loss if self.loss_in_manifold else torch.zeros_like(loss)
         if self.stabilizer:
@@ -135,7 +140,7 @@ class LeapAccumulator:
         self._stats += torch.where(ok, segment, self._skipped)
 
     def _host_weights(self, sq_dtheta: float, grad_sq: float, f_i: float,
-                      f_next: float) -> torch.Tensor | None:
+                      f_next: float) -> tuple[float, float] | None:
         """The same arithmetic as the device path, in Python floats: w, or None to add nothing."""
         stats = self._host_stats
         if not math.isfinite(sq_dtheta + grad_sq + f_i + f_next):
@@ -151,7 +156,7 @@ class LeapAccumulator:
         if self.p == 1 and length == 0:  # a zero-length segment contributes nothing
             return None
         scale = 2.0 if self.p == 2 else 1.0 / length
-        return torch.tensor([scale, -scale * d_f], dtype=self._sum.dtype)
+        return scale, -scale * d_f
 
     # -- reading results ----------------------------------------------------------------------
 
