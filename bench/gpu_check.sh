@@ -4,6 +4,8 @@
 #   1. inner-loop agent steps/s on CUDA (A2CTask in Ray worker actors: A2C + Leap hook on a real
 #      Atari game, the paper's 32 envs × unroll 5) with 1, 2 and 4 workers sharing the GPU
 #      through fractional GPUs (workers.num_gpus = 1/n);
+#   1b. the same for one worker with inner.env_groups=2 (acting overlapped with emulation; on
+#      the 2-core CPU machine it gained nothing, docs/benchmarks.md);
 #   2. the Leap hook's overhead on CUDA (bench/leap_overhead_cuda.py);
 #   3. a 2-meta-step run of configs/local_gpu.yaml (4 workers × 0.25 GPU).
 # and ends with a summary table. Results go under $OUT (default ./gpu_check_out): gpu_check.log
@@ -15,7 +17,8 @@
 # come as wheels in .whl/ (git-ignored), prepared HERE, where pip works, once:
 #     bash bench/gpu_check.sh --prepare        # fills .whl/ (cp312, manylinux x86_64)
 # and carried:   run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=540)
-# (typically ~4 min: step timeouts 180 + 60 + 210 s, plus the install and Ray starts).
+# (expected about 4-5 min, not yet measured: step timeouts 180 + 90 + 60 + 210 s, plus the
+# install and Ray starts).
 # The script installs .whl/*.whl with pip --no-index --target /tmp/site and puts /tmp/site and
 # the repo on PYTHONPATH. Ray's cp312 wheel is 75.6 MiB, over the 64 MiB a call may carry:
 # --prepare drops its Java jars (ray/jars, 30.7 MiB; unused from Python), leaving ~45 MiB.
@@ -203,6 +206,7 @@ p.add_argument("--steps", type=int, default=32_000)
 p.add_argument("--flush-every", type=int, default=50)
 p.add_argument("--gpus", type=float, default=1.0, help="0 = CPU run (smoke)")
 p.add_argument("--num-envs", type=int, default=32)
+p.add_argument("--env-groups", type=int, default=1, help="inner.env_groups")
 p.add_argument("--json", default=None)
 args = p.parse_args()
 games = ["Pong", "Freeway", "Asterix", "Enduro"]
@@ -225,7 +229,7 @@ try:
         cfg = load_config("configs/local_gpu.yaml", [
             f"meta.pool=[{', '.join(games)}]", f"inner.num_envs={args.num_envs}",
             f"workers.num_gpus={gpus}", f"workers.num_cpus={cpus}",
-            f"workers.flush_every={args.flush_every}",
+            f"workers.flush_every={args.flush_every}", f"inner.env_groups={args.env_groups}",
             "inner.device=" + ("cuda" if args.gpus else "cpu")])
         init, _ = initial_init(cfg)
         init_ref = ray.put(init)
@@ -273,7 +277,7 @@ if args.json:
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
 base = results[0]["aggregate_steps_per_s"] / results[0]["workers"]
-print("FIGURE: agent steps/s aggregate " + ", ".join(
+print(f"FIGURE: env groups {args.env_groups}: agent steps/s aggregate " + ", ".join(
     f"n={r['workers']} {r['aggregate_steps_per_s']:,}" for r in results)
     + " (per task " + ", ".join(f"{r['aggregate_steps_per_s'] / r['workers']:,.0f}"
                                  for r in results) + f"; ×{results[-1]['aggregate_steps_per_s'] / base:.2f} at n={results[-1]['workers']})")
@@ -282,6 +286,8 @@ EOF
 if [[ $SMOKE == 1 ]]; then
     run_step inner_steps 300 "$PY" "$WORK/inner_gpu.py" --workers 1 2 --steps 2400 \
         --flush-every 5 --gpus 0 --num-envs 8 --json "$OUT/inner_gpu.json"
+    run_step env_groups 200 "$PY" "$WORK/inner_gpu.py" --workers 1 --steps 2400 \
+        --flush-every 5 --gpus 0 --num-envs 8 --env-groups 2 --json "$OUT/inner_gpu_groups.json"
     run_step leap_hook 120 "$PY" bench/leap_overhead_cuda.py --device cpu --reps 5 --warmup 1
     run_step local_gpu 300 "$PY" -m leap_rl.cli train configs/local_gpu.yaml \
         --out "$WORK/local_gpu" --set workers.num_gpus=0 --set workers.num_cpus=1 \
@@ -290,6 +296,8 @@ if [[ $SMOKE == 1 ]]; then
 else
     run_step inner_steps 180 "$PY" "$WORK/inner_gpu.py" --workers 1 2 4 --steps 32000 \
         --flush-every 50 --gpus 1 --json "$OUT/inner_gpu.json"
+    run_step env_groups 90 "$PY" "$WORK/inner_gpu.py" --workers 1 --steps 16000 \
+        --flush-every 50 --gpus 1 --env-groups 2 --json "$OUT/inner_gpu_groups.json"
     run_step leap_hook 60 "$PY" bench/leap_overhead_cuda.py --device cuda --reps 200
     run_step local_gpu 210 "$PY" -m leap_rl.cli train configs/local_gpu.yaml \
         --out "$WORK/local_gpu"
