@@ -86,7 +86,7 @@ class A2CConfig(BaseModel):
     def _groups_divide_envs(cls, groups: int, info: ValidationInfo) -> int:
         envs = info.data.get("num_envs")
         if envs is not None and envs % groups:
-            raise ValueError(f"must divide num_envs ({envs}) into equal groups, got {groups}")
+            raise ValueError(f"must divide num_envs ({envs}) into equal groups")
         return groups
 
     @field_validator("rllib")
