@@ -44,10 +44,9 @@ import torch
 
 import leap_rl.run_task as run_task
 from leap_rl.agent.losses import a2c_loss
-from leap_rl.agent.network import build_actor_critic, meta_parameters
+from leap_rl.agent.network import build_actor_critic
 from leap_rl.config import ExperimentConfig
 from leap_rl.envs import make_vector_env
-from leap_rl.leap import LeapAccumulator
 
 GOAL_STEPS, GOAL_OVERHEAD, GOAL_HOOK = 1000.0, 1.2, 0.01
 

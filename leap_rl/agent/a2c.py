@@ -79,7 +79,8 @@ class A2CLearner:
     """A2C on gymnasium VectorEnvs (autoreset SAME_STEP) with an optional Leap accumulator.
 
     ``env`` is one vector env or a sequence of them (groups, stepped in turn so that acting on
-    one overlaps the others' emulation); together they hold ``cfg.num_envs`` environments.
+    one overlaps the others' emulation); together they hold ``cfg.num_envs`` environments. They
+    need the split-phase ``step_async``/``step_wait`` that ``make_vector_env``'s envs have.
     Environment ``j`` of the batch is seeded ``seed + j`` however the batch is grouped.
     """
 
@@ -92,8 +93,10 @@ class A2CLearner:
         seed: int,
         accumulator: LeapAccumulator | None = None,
     ) -> None:
-        envs = tuple(env) if isinstance(env, (list, tuple)) else (env,)
-        self.envs = tuple(e if hasattr(e, "step_async") else _SyncStep(e) for e in envs)
+        self.envs = tuple(env) if isinstance(env, (list, tuple)) else (env,)
+        if not all(hasattr(e, "step_async") and hasattr(e, "step_wait") for e in self.envs):
+            raise TypeError("A2CLearner steps its envs with step_async/step_wait: make them with "
+                            "leap_rl.envs.make_vector_env (or use gymnasium's AsyncVectorEnv)")
         total = sum(e.num_envs for e in self.envs)
         if total != cfg.num_envs:
             raise ValueError(f"the envs hold {total} environments but cfg.num_envs={cfg.num_envs}")
@@ -253,19 +256,3 @@ def _column_slices(envs) -> list[slice]:
         start += env.num_envs
     return slices
 
-
-class _SyncStep:
-    """Split-phase stepping for a vector env that only has ``step``: it steps in step_wait."""
-
-    def __init__(self, env) -> None:
-        self.env, self._actions = env, None
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
-
-    def step_wait(self):
-        actions, self._actions = self._actions, None
-        return self.env.step(actions)
-
-    def __getattr__(self, name: str):
-        return getattr(self.env, name)

@@ -58,6 +58,7 @@ class _ContractWrapper(VectorWrapper):
         super().__init__(env)
         self._pending_seed: int | None = seed
         self._pending_actions: np.ndarray | None = None
+        self._split_phase = hasattr(env, "send")  # ale-py's AtariVectorEnv: send + recv
         self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
         self.action_space.seed(seed)
 
@@ -86,7 +87,7 @@ class _ContractWrapper(VectorWrapper):
             raise RuntimeError("step_async() called twice without step_wait()")
         if isinstance(self.single_action_space, Discrete):
             actions = self._checked_actions(actions)
-        if hasattr(self.env, "send"):  # ale-py's AtariVectorEnv
+        if self._split_phase:
             self.env.send(actions)
         self._pending_actions = actions
 
@@ -95,7 +96,7 @@ class _ContractWrapper(VectorWrapper):
         actions, self._pending_actions = self._pending_actions, None
         if actions is None:
             raise RuntimeError("step_wait() called without step_async()")
-        if hasattr(self.env, "recv"):
+        if self._split_phase:
             obs, rewards, terminated, truncated, info = self.env.recv()
         else:
             obs, rewards, terminated, truncated, info = self.env.step(actions)

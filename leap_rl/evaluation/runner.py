@@ -85,17 +85,27 @@ def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
         return
     learner = build_learner(spec.game, config, seed=spec.seed, accumulator=None,
                             init=init if spec.method == "leap" else None)
-    start = last = time.monotonic()
-    pending: list[tuple[int, float]] = []
     try:
-        for r in learner.train(spec.steps, 1):  # a report per update: episode steps to ±1 unroll
-            pending.extend((r.agent_steps, ret) for ret, _ in r.episodes)
-            if time.monotonic() - last >= PROGRESS_EVERY_S:
-                yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
-                pending, last = [], time.monotonic()
+        # A report per update: episode ends located to ±1 unroll.
+        yield from stream_episodes(learner.train(spec.steps, 1), PROGRESS_EVERY_S)
     finally:
         learner.close()
-    yield {"agent_steps": learner.agent_steps, "episodes": pending, "done": True,
+
+
+def stream_episodes(reports: Iterator, every_s: float) -> Iterator[dict]:
+    """Batches training reports into the messages a run streams: {agent_steps, episodes, done}
+    every ``every_s`` seconds with the episodes (agent steps, return) finished since the last,
+    then a final one with done=True and the seconds taken."""
+    start = last = time.monotonic()
+    pending: list[tuple[int, float]] = []
+    agent_steps = 0
+    for r in reports:
+        agent_steps = r.agent_steps
+        pending.extend((r.agent_steps, ret) for ret, _ in r.episodes)
+        if time.monotonic() - last >= every_s:
+            yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
+            pending, last = [], time.monotonic()
+    yield {"agent_steps": agent_steps, "episodes": pending, "done": True,
            "seconds": time.monotonic() - start}
 
 

@@ -91,22 +91,13 @@ def evaluation_run(spec, init: Mapping[str, torch.Tensor], config: ExperimentCon
                    progress_every_s: float) -> Iterator[dict]:
     """An evaluation run (leap: encoder ← θ⁰, random: a fresh seeded one) on RLlib, streaming
     {agent_steps, episodes, done} as ``leap_rl.evaluation.runner.train_run`` does."""
+    from leap_rl.evaluation.runner import stream_episodes
     from leap_rl.rllib.build import build_algorithm
     from leap_rl.rllib.runner import train
 
     algo = build_algorithm(spec.game, config, seed=spec.seed, leap=False,
                            init=init if spec.method == "leap" else None)
-    start = last = time.monotonic()
-    pending: list[tuple[int, float]] = []
-    agent_steps = 0
     try:
-        for r in train(algo, spec.steps):
-            agent_steps = r.agent_steps
-            pending.extend((r.agent_steps, ret) for ret, _ in r.episodes)
-            if time.monotonic() - last >= progress_every_s:
-                yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
-                pending, last = [], time.monotonic()
+        yield from stream_episodes(train(algo, spec.steps), progress_every_s)
     finally:
         algo.stop()
-    yield {"agent_steps": agent_steps, "episodes": pending, "done": True,
-           "seconds": time.monotonic() - start}

@@ -7,8 +7,10 @@ deterministic policy the rollouts, updates and Leap meta-gradients equal the loc
 
 from __future__ import annotations
 
+import gymnasium as gym
 import pytest
 import torch
+from gymnasium.vector import SyncVectorEnv
 from pydantic import ValidationError
 
 from leap_rl.agent import A2CConfig, A2CLearner, build_actor_critic
@@ -87,3 +89,11 @@ def test_atari_learner_pipelines_native_groups():
     assert learner.accumulator.stats()["segments"] == 3
     assert torch.isfinite(torch.cat([g.flatten() for g in learner.accumulator.flush().values()])).all()
     learner.close()
+
+
+def test_learner_refuses_envs_without_split_phase_stepping():
+    env = SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+    model = build_actor_critic("mlp", (4,), 2)
+    with pytest.raises(TypeError, match="step_async/step_wait"):
+        A2CLearner(env, model, A2CConfig(num_envs=2, encoder="mlp", device="cpu"), seed=0)
+    env.close()
