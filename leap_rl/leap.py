@@ -51,8 +51,9 @@ class LeapAccumulator:
     """Sums the pull-forward meta-gradient (eq. 8) of one task's path as it is walked.
 
     Call :meth:`observe` once per inner optimizer step, before the step is applied, with the loss
-    f(θⁱ) the learner computed, the meta-learned parameters θⁱ and their gradients ∇f(θⁱ).
-    Segment i is complete, and added to the running sum, when step i+1 is observed.
+    f(θⁱ) the learner computed, the meta-learned parameters θⁱ and their gradients ∇f(θⁱ), raw
+    (eq. 8's gⁱ: before any clipping; θⁱ and gⁱ are copied, so the caller may clip them in place
+    afterwards). Segment i is complete, and added to the running sum, when step i+1 is observed.
 
     A segment's handful of scalars (‖Δθⁱ‖², fⁱ, ℓⁱ, its weights) are worked out on the host when
     the parameters live in host memory (reading them is no device synchronisation there, and a

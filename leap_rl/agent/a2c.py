@@ -2,8 +2,9 @@
 
 Inner learner of Flennerhag et al. (ICLR 2019), appendix F: batches of `num_envs`
 environments unrolled `unroll_length` steps, RMSProp, n-step bootstrapped returns. When a
-`LeapAccumulator` is attached, every optimizer step is shown to it (loss f(θⁱ), θⁱ, gⁱ) before
-the step is applied, with no extra forward/backward pass and no per-update host sync.
+`LeapAccumulator` is attached, every optimizer step is shown to it (loss f(θⁱ), θⁱ and the raw
+gradient gⁱ, before the norm clip) before the step is applied, with no extra forward/backward
+pass and no per-update host sync.
 
 The environments may come in several groups (vector envs) that are stepped in turn: while one
 group emulates (``step_async``), the actor computes the next group's actions, so acting
@@ -202,10 +203,12 @@ class A2CLearner:
         )
         self.optimizer.zero_grad(set_to_none=False)
         loss.backward()
+        if self.accumulator is not None:
+            # Eq. 8 takes gⁱ = ∇f(θⁱ) as it is: observe copies it before the clip rescales it
+            # in place (the clip only shapes the step Δθⁱ the path then takes).
+            self.accumulator.observe(loss.detach(), self._meta_params, self._meta_grads)
         if self.cfg.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm, foreach=True)
-        if self.accumulator is not None:
-            self.accumulator.observe(loss.detach(), self._meta_params, self._meta_grads)
         self.optimizer.step()
         self._obs[0].copy_(self._obs[t])  # next unroll starts from the bootstrap obs
         self._metric_sum += torch.stack(tuple(metrics))

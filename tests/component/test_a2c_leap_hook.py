@@ -70,7 +70,7 @@ def test_loss_and_grads_passed_are_f_and_grad_f_at_theta_i(monkeypatch):
 
     import leap_rl.agent.a2c as a2c_module
 
-    learner = cartpole_learner(None, seed=1, max_grad_norm=None)  # clipping would rescale gⁱ
+    learner = cartpole_learner(None, seed=1, max_grad_norm=1e-3)  # gⁱ is raw though clipped
     batches = []
     real_loss = a2c_module.a2c_loss
 
@@ -99,6 +99,67 @@ def test_loss_and_grads_passed_are_f_and_grad_f_at_theta_i(monkeypatch):
         params = [dict(model_i.named_parameters())[n] for n in names]
         for n, g in zip(names, torch.autograd.grad(expected, params)):
             torch.testing.assert_close(grads[n], g)
+
+
+def eq8(points, p: int, stabilizer: bool = True) -> dict[str, torch.Tensor]:
+    """Σᵢ cⁱ of eq. 8 (J = I) over consecutive points (θⁱ, fⁱ, gⁱ), per parameter in float64."""
+    total = {k: torch.zeros_like(v) for k, v in points[0][0].items()}
+    for (theta, f, g), (theta_next, f_next, _) in zip(points, points[1:]):
+        d_theta = {k: theta_next[k] - theta[k] for k in theta}
+        d_f = -abs(f_next - f) if stabilizer else f_next - f
+        length = (sum(float(d.square().sum()) for d in d_theta.values()) + d_f ** 2) ** 0.5
+        scale = -2.0 if p == 2 else -1.0 / length
+        for k in total:
+            total[k] += scale * (d_theta[k] + d_f * g[k])
+    return total
+
+
+@pytest.mark.parametrize("metric, p", [("length", 1), ("energy", 2)])
+def test_meta_gradient_is_eq8_with_raw_gradients_while_clipping(monkeypatch, metric, p):
+    """gⁱ in eq. 8 is ∇f(θⁱ) itself; the clip only shapes the step Δθⁱ actually taken.
+
+    Clipping is active on every step (max norm 1e-3); fⁱ and the raw gⁱ are recomputed with a
+    fresh forward and backward at θⁱ on step i's batch, and eq. 8 is summed from them.
+    """
+    import copy
+
+    import leap_rl.agent.a2c as a2c_module
+
+    max_norm, updates = 1e-3, 4
+    learner = cartpole_learner(None, seed=3, max_grad_norm=max_norm)
+    batches, models, used_norms = [], [], []
+    real_loss = a2c_module.a2c_loss
+
+    def recording_loss(logits, values, actions, returns, *args):
+        obs = learner._obs[: learner.cfg.unroll_length].flatten(0, 1).clone()
+        batches.append((obs, actions.clone(), returns.clone(), args))
+        models.append(copy.deepcopy(learner.model))  # θⁱ: the step has not been taken yet
+        return real_loss(logits, values, actions, returns, *args)
+
+    monkeypatch.setattr(a2c_module, "a2c_loss", recording_loss)
+    learner.accumulator = LeapAccumulator(metric=metric)
+    for _ in range(updates):
+        learner.update()  # the gradient the optimizer used stays in .grad until the next update
+        used_norms.append(float(torch.linalg.vector_norm(
+            torch.cat([q.grad.flatten() for q in learner.model.parameters()]))))
+    assert len(batches) == len(models) == updates
+    points = []
+    for model_i, (obs, actions, returns, args) in zip(models, batches):
+        logits, values = model_i(obs)
+        loss, _ = real_loss(logits, values, actions, returns, *args)
+        named = dict(model_i.named_parameters())
+        raw = dict(zip(named, torch.autograd.grad(loss, list(named.values()))))
+        assert float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in raw.values()]))) \
+            > 10 * max_norm  # so the clip rescaled this step's gradient
+        meta = [n for n in named if n.startswith("encoder.")]
+        points.append(({n: named[n].detach().double() for n in meta}, loss.item(),
+                       {n: raw[n].double() for n in meta}))
+    assert all(n == pytest.approx(max_norm, rel=1e-3) for n in used_norms)  # clipped steps
+    expected, got = eq8(points, p), learner.accumulator.flush()
+    assert learner.accumulator.stats()["segments"] == updates - 1
+    scale = max(float(v.abs().max()) for v in expected.values())
+    for k, v in expected.items():
+        torch.testing.assert_close(got[k].double(), v, rtol=1e-4, atol=1e-5 * scale, msg=k)
 
 
 def test_training_without_accumulator_works():
