@@ -89,12 +89,13 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_train_task(args: argparse.Namespace) -> int:
-    from leap_rl.envs import resolve_game, is_atari_game
+    from leap_rl.envs import is_atari_game, is_minatar_name, resolve_game
     from leap_rl.run_task import train_task  # imports torch and gym: only once input is valid
 
     backend = [f"inner.backend={args.backend}"] if args.backend else []
     cfg = load_config(args.config, args.overrides + backend)
-    game = resolve_game(args.game).name if is_atari_game(args.game) else args.game
+    known = is_atari_game(args.game) or is_minatar_name(args.game)
+    game = resolve_game(args.game).name if known else args.game
     out = Path(args.out or f"runs/task-{game.replace('/', '_')}")
     seed = cfg.seed if args.seed is None else args.seed
     summary = train_task(game, args.steps, cfg, out=out, seed=seed, init_path=args.init,

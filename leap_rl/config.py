@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leap_rl.agent.config import A2CConfig
-from leap_rl.envs import PRETRAINING_POOL, resolve_game
+from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
 
 
 class ConfigError(ValueError):
@@ -33,8 +33,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
+class MinAtarEnvConfig(_Section):
+    """MinAtar games (Young & Tian 2019); defaults are MinAtar's own."""
+
+    channels: int = Field(MINATAR_CHANNELS, ge=MINATAR_CHANNELS, le=64, description="Object "
+                          "channels every observation is zero-padded to, so that one encoder "
+                          "serves all five games (they have 4–10; 10 = Seaquest's).")
+    sticky_action_prob: float = Field(0.1, ge=0.0, le=1.0, description="Probability that the "
+                                      "previous action repeats (MinAtar's default 0.1).")
+    difficulty_ramping: bool = Field(True, description="Games speed up as they go on "
+                                     "(MinAtar's default).")
+    max_episode_steps: int = Field(10_000, ge=0, description="Agent steps before an episode is "
+                                   "truncated, 0 = never (MinAtar has no limit; capped so that "
+                                   "a long episode's return gets recorded).")
+
+
 class EnvConfig(_Section):
-    """Atari environment and preprocessing (paper: 84×84×3 RGB, one frame)."""
+    """Atari environment and preprocessing (paper: 84×84×3 RGB, one frame); MinAtar games."""
 
     grayscale: bool = Field(False, description="Grayscale frames instead of the paper's RGB.")
     frame_stack: int = Field(1, ge=1, le=16, description="Frames stacked per observation "
@@ -47,6 +62,14 @@ class EnvConfig(_Section):
                           "(paper silent; standard 30).")
     max_episode_frames: int = Field(108_000, ge=100, description="Emulator frames before an "
                                     "episode is truncated (standard: 30 minutes at 60 Hz).")
+    minatar: MinAtarEnvConfig = Field(default_factory=MinAtarEnvConfig, description="Settings "
+                                      "of MinAtar games (MinAtar/<Game>).")
+
+    def settings_for(self, game: str) -> dict[str, Any]:
+        """Keyword arguments of ``make_vector_env`` for ``game``: its family's settings."""
+        if is_minatar_name(game):
+            return self.minatar.model_dump()
+        return self.model_dump(exclude={"minatar"})
 
 
 class LeapConfig(_Section):
@@ -148,6 +171,23 @@ class ExperimentConfig(_Section):
     meta: MetaConfig = Field(default_factory=MetaConfig, description="Outer loop.")
     workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Ray workers.")
     run: RunConfig = Field(default_factory=RunConfig, description="Checkpoints and outputs.")
+
+    @model_validator(mode="after")
+    def _encoder_fits_games(self) -> ExperimentConfig:
+        minatar = [is_minatar_name(g) for g in self.meta.pool]
+        if any(minatar) and not all(minatar):
+            raise ValueError("meta.pool mixes Atari and MinAtar games; one encoder cannot take "
+                             "both observations")
+        if all(minatar) and self.inner.encoder != "minatar":
+            raise ValueError(f"MinAtar games need inner.encoder: minatar (got "
+                             f"{self.inner.encoder!r})")
+        if not any(minatar) and self.inner.encoder == "minatar":
+            raise ValueError("inner.encoder: minatar is for MinAtar games; meta.pool holds Atari "
+                             "games")
+        if any(minatar) and self.inner.backend == "rllib":
+            raise ValueError("the RLlib backend trains Atari games only; MinAtar games use "
+                             "inner.backend: a2c")
+        return self
 
     @model_validator(mode="after")
     def _enough_tasks_possible(self) -> ExperimentConfig:

@@ -24,7 +24,7 @@ from leap_rl.agent import A2CLearner, build_actor_critic, encoder_state, load_en
 from leap_rl.agent.a2c import TrainReport
 from leap_rl.artifacts import ArtifactError, atomic_save, load_init, save_init
 from leap_rl.config import ExperimentConfig
-from leap_rl.envs import is_atari_game, make_vector_env
+from leap_rl.envs import is_atari_game, is_minatar_name, make_vector_env
 from leap_rl.leap import LeapAccumulator
 
 
@@ -33,14 +33,17 @@ def build_learner(game: str, cfg: ExperimentConfig, *, seed: int,
                   accumulator: LeapAccumulator | None = None, env_threads: int = 0) -> A2CLearner:
     """Environment, network (encoder ← ``init`` if given, fresh heads) and learner for ``game``.
 
-    ``game`` is an Atari game (preprocessed per ``cfg.env``) or a plain gymnasium id such as
-    ``CartPole-v1`` (with ``inner.encoder: mlp``).
+    ``game`` is an Atari game (preprocessed per ``cfg.env``), a MinAtar game (``MinAtar/<Game>``,
+    per ``cfg.env.minatar``) or a plain gymnasium id such as ``CartPole-v1`` (with
+    ``inner.encoder: mlp``).
     """
     groups = cfg.inner.env_groups
     # env_threads: the emulator's C++ threads in all (0 = one per core of the machine, which
     # oversubscribes a node shared by several workers), shared out among the groups.
     threads = env_threads if groups == 1 else max(1, (env_threads or os.cpu_count() or 1) // groups)
-    env_kwargs = {**cfg.env.model_dump(), "num_threads": threads} if is_atari_game(game) else {}
+    env_kwargs = cfg.env.settings_for(game) if is_atari_game(game) or is_minatar_name(game) else {}
+    if is_atari_game(game):
+        env_kwargs["num_threads"] = threads
     size = cfg.inner.num_envs // groups
     envs = [make_vector_env(game, size, seed=seed + k * size, **env_kwargs) for k in range(groups)]
     torch.manual_seed(seed)  # a random encoder, when no init is given, is seeded too
@@ -64,11 +67,17 @@ def read_init(path: str | Path, cfg: ExperimentConfig) -> dict[str, torch.Tensor
     if record["architecture"] != cfg.inner.encoder:
         raise ArtifactError(f"{path}: an initialization of a {record['architecture']!r} encoder, "
                             f"but the config builds {cfg.inner.encoder!r} (inner.encoder)")
-    channels = (1 if cfg.env.grayscale else 3) * cfg.env.frame_stack
     shape = tuple(record["observation_shape"])
-    if cfg.inner.encoder == "nature2013" and shape[0] != channels:
+    if cfg.inner.encoder == "nature2013":
+        channels, keys = (1 if cfg.env.grayscale else 3) * cfg.env.frame_stack, \
+            "env.grayscale and env.frame_stack"
+    elif cfg.inner.encoder == "minatar":
+        channels, keys = cfg.env.minatar.channels, "env.minatar.channels"
+    else:
+        return record["parameters"]
+    if shape[0] != channels:
         raise ArtifactError(f"{path}: made for observations {shape}, but the config gives "
-                            f"{channels} channels (check env.grayscale and env.frame_stack)")
+                            f"{channels} channels (check {keys})")
     return record["parameters"]
 
 

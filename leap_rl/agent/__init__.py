@@ -5,6 +5,7 @@ from leap_rl.agent.config import A2CConfig
 from leap_rl.agent.losses import A2CMetrics, a2c_loss, nstep_returns
 from leap_rl.agent.network import (
     ActorCritic,
+    MinAtarEncoder,
     MLPEncoder,
     Nature2013Encoder,
     build_actor_critic,
@@ -19,6 +20,7 @@ __all__ = [
     "A2CLearner",
     "A2CMetrics",
     "ActorCritic",
+    "MinAtarEncoder",
     "MLPEncoder",
     "Nature2013Encoder",
     "TrainReport",

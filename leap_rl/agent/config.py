@@ -56,9 +56,10 @@ class A2CConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Torch device; auto = cuda when available, else cpu."
     )
-    encoder: Literal["nature2013", "mlp"] = Field(
+    encoder: Literal["nature2013", "minatar", "mlp"] = Field(
         "nature2013",
-        description="Encoder: Mnih et al. (2013) conv net (paper, app. F) or MLP for vector obs.",
+        description="Encoder: Mnih et al. (2013) conv net (paper, app. F), the MinAtar paper's "
+        "net (Young & Tian 2019: conv 16x3x3, fc 128) for MinAtar games, or an MLP for vector obs.",
     )
     meta_parameters: list[str] = Field(
         default_factory=lambda: ["encoder."],

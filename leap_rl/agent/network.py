@@ -16,6 +16,7 @@ from torch import Tensor, nn
 __all__ = [
     "ActorCritic",
     "MLPEncoder",
+    "MinAtarEncoder",
     "Nature2013Encoder",
     "build_actor_critic",
     "encoder_state",
@@ -55,6 +56,25 @@ class Nature2013Encoder(nn.Module):
         return torch.relu(self.fc(x.flatten(1)))
 
 
+class MinAtarEncoder(nn.Module):
+    """The MinAtar paper's torso (Young & Tian 2019): conv 16x3x3/1, ReLU, fc 128, ReLU.
+
+    Input: 0/1 object channels (uint8), shape (B, C, 10, 10); output (B, 128).
+    """
+
+    output_dim = 128
+
+    def __init__(self, in_channels: int = 10, input_hw: tuple[int, int] = (10, 10)) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 16, kernel_size=3, stride=1)
+        h, w = _conv_out(input_hw[0], 3, 1), _conv_out(input_hw[1], 3, 1)
+        self.fc = nn.Linear(16 * h * w, self.output_dim)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        x = torch.relu(self.conv(obs.float()))  # already 0/1: no scaling
+        return torch.relu(self.fc(x.flatten(1)))
+
+
 class MLPEncoder(nn.Module):
     """Two tanh hidden layers for vector observations (CartPole); not part of the paper."""
 
@@ -91,20 +111,22 @@ def build_actor_critic(
 ) -> ActorCritic:
     """Build the actor-critic for one env's single observation shape and action count.
 
-    "nature2013" expects channels-first images (C, H, W); "mlp" flattens any vector shape.
+    "nature2013" and "minatar" expect channels-first images (C, H, W); "mlp" flattens any
+    vector shape.
     """
     shape = tuple(int(s) for s in observation_shape)
-    if cfg_encoder_name == "nature2013":
+    if cfg_encoder_name in ("nature2013", "minatar"):
         if len(shape) != 3:
-            raise ValueError(f"nature2013 needs (C, H, W) observations, got shape {shape}")
-        encoder: nn.Module = Nature2013Encoder(shape[0], input_hw=(shape[1], shape[2]))
+            raise ValueError(f"{cfg_encoder_name} needs (C, H, W) observations, got shape {shape}")
+        conv = Nature2013Encoder if cfg_encoder_name == "nature2013" else MinAtarEncoder
+        encoder: nn.Module = conv(shape[0], input_hw=(shape[1], shape[2]))
     elif cfg_encoder_name == "mlp":
         obs_dim = 1
         for s in shape:
             obs_dim *= s
         encoder = MLPEncoder(obs_dim)
     else:
-        raise ValueError(f"unknown encoder {cfg_encoder_name!r}; expected 'nature2013' or 'mlp'")
+        raise ValueError(f"unknown encoder {cfg_encoder_name!r}; expected 'nature2013', 'minatar' or 'mlp'")
     return ActorCritic(encoder, num_actions)
 
 

@@ -46,7 +46,8 @@ def task_seed(cfg: ExperimentConfig, meta_step: int, task: int) -> int:
 
 def initial_init(cfg: ExperimentConfig) -> tuple[dict[str, torch.Tensor], tuple[int, ...]]:
     """A freshly initialized θ⁰ (seeded), and the observation shape it is made for."""
-    probe = make_vector_env(cfg.meta.pool[0], 1, seed=cfg.seed, **cfg.env.model_dump())
+    probe = make_vector_env(cfg.meta.pool[0], 1, seed=cfg.seed,
+                            **cfg.env.settings_for(cfg.meta.pool[0]))
     shape = tuple(probe.single_observation_space.shape)
     probe.close()
     torch.manual_seed(cfg.seed)

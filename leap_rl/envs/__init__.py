@@ -1,4 +1,4 @@
-"""Atari game registry, the Leap game sets, and vectorised environments."""
+"""Game registry (Atari, MinAtar), the Leap game sets, and vectorised environments."""
 
 from leap_rl.envs.atari import (
     Backend,
@@ -15,10 +15,19 @@ from leap_rl.envs.games import (
     num_actions,
     resolve_game,
 )
+from leap_rl.envs.minatar import (
+    MINATAR_CHANNELS,
+    MINATAR_GAMES,
+    MinAtarNotInstalledError,
+    is_minatar_name,
+    make_minatar_vector_env,
+)
 from leap_rl.envs.pools import (
     CLASSIC_GYM_GAMES,
     EVALUATION_SET,
     HELD_OUT_GAMES,
+    MINATAR_HELD_OUT,
+    MINATAR_POOL,
     POOL_MAX_ACTIONS,
     PRETRAINING_POOL,
     derive_pretraining_pool,
@@ -28,6 +37,11 @@ __all__ = [
     "Backend",
     "CLASSIC_GYM_GAMES",
     "EVALUATION_SET",
+    "MINATAR_CHANNELS",
+    "MINATAR_GAMES",
+    "MINATAR_HELD_OUT",
+    "MINATAR_POOL",
+    "MinAtarNotInstalledError",
     "GameSpec",
     "HELD_OUT_GAMES",
     "MissingRomError",
@@ -37,7 +51,9 @@ __all__ = [
     "derive_pretraining_pool",
     "game_names",
     "is_atari_game",
+    "is_minatar_name",
     "make_atari_vector_env",
+    "make_minatar_vector_env",
     "make_vector_env",
     "native_backend_available",
     "num_actions",

@@ -29,13 +29,13 @@ with probability 0.25, full 108k-frame episodes, no life-loss terminals, no FIRE
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Literal
 
 import ale_py
 import gymnasium as gym
 import numpy as np
-from gymnasium.spaces import Box, Discrete
-from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv, VectorWrapper
+from gymnasium.spaces import Box
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.vector.utils import batch_space
 from gymnasium.wrappers import (
     AtariPreprocessing,
@@ -44,93 +44,16 @@ from gymnasium.wrappers import (
     TimeLimit,
 )
 
+from leap_rl.envs.contract import ContractWrapper
 from leap_rl.envs.games import UnknownGameError, game_names, is_atari_game, resolve_game
+from leap_rl.envs.minatar import is_minatar_name, make_minatar_vector_env
 
 Backend = Literal["auto", "native", "gymnasium"]
 
 gym.register_envs(ale_py)  # registers the ALE/<Game>-v5 ids with gymnasium
 
 
-class _ContractWrapper(VectorWrapper):
-    """Applies the factory seed on the first reset and normalises actions and rewards."""
-
-    def __init__(self, env: VectorEnv, seed: int) -> None:
-        super().__init__(env)
-        self._pending_seed: int | None = seed
-        self._pending_actions: np.ndarray | None = None
-        self._split_phase = hasattr(env, "send")  # ale-py's AtariVectorEnv: send + recv
-        self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
-        self.action_space.seed(seed)
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset all sub-environments (with the factory seed if none was ever given)."""
-        if self._pending_actions is not None:  # a step in flight finishes first
-            self.step_wait()
-        if seed is None:
-            seed = self._pending_seed
-        self._pending_seed = None
-        obs, info = self.env.reset(seed=seed, options=options)
-        return self._obs(obs), info
-
-    def step(self, actions):
-        """Step all sub-environments; rewards come back as raw float32."""
-        self.step_async(actions)
-        return self.step_wait()
-
-    def step_async(self, actions) -> None:
-        """Start stepping with ``actions``; :meth:`step_wait` returns what :meth:`step` would.
-
-        The native backend emulates in its own threads meanwhile, so the caller can compute
-        (act on other environments) before it waits. Other backends step in ``step_wait``.
-        """
-        if self._pending_actions is not None:
-            raise RuntimeError("step_async() called twice without step_wait()")
-        if isinstance(self.single_action_space, Discrete):
-            actions = self._checked_actions(actions)
-        if self._split_phase:
-            self.env.send(actions)
-        self._pending_actions = actions
-
-    def step_wait(self):
-        """Finish the step started by :meth:`step_async`; same return value as :meth:`step`."""
-        actions, self._pending_actions = self._pending_actions, None
-        if actions is None:
-            raise RuntimeError("step_wait() called without step_async()")
-        if self._split_phase:
-            obs, rewards, terminated, truncated, info = self.env.recv()
-        else:
-            obs, rewards, terminated, truncated, info = self.env.step(actions)
-        done = np.logical_or(terminated, truncated)
-        if done.any() and "final_obs" in info:
-            info["final_obs"] = self._final_obs(info["final_obs"], obs, done)
-            info["_final_obs"] = done
-        return self._obs(obs), np.asarray(rewards, np.float32), terminated, truncated, info
-
-    def _checked_actions(self, actions) -> np.ndarray:
-        """Discrete actions as an int64 array of shape (num_envs,), each in range."""
-        # The native backend only accepts int32/int64 arrays of that shape, and it hangs
-        # (ale-py 0.12.1) on an out-of-range action instead of raising.
-        actions = np.asarray(actions).astype(np.int64, copy=False).reshape(self.num_envs)
-        n = self.single_action_space.n
-        if actions.min() < 0 or actions.max() >= n:
-            raise ValueError(f"actions must lie in [0, {n}), got {actions.tolist()}")
-        return actions
-
-    def _obs(self, obs):
-        """Convert a batch of backend observations to the contract layout."""
-        return obs
-
-    def _final_obs(self, final_obs, obs, done):
-        """Batch ``final_obs`` into one array; rows of unfinished envs hold the current obs."""
-        if final_obs.dtype != object:  # native backend: already a full batch
-            return self._obs(final_obs)
-        batch = np.array(obs, copy=True)
-        for i in np.flatnonzero(done):
-            batch[i] = final_obs[i]
-        return self._obs(batch)
-
-
-class _AtariContractWrapper(_ContractWrapper):
+class _AtariContractWrapper(ContractWrapper):
     """Turns ``(N, stack, H, W[, 3])`` frames into channels-first ``(N, stack*C, H, W)``."""
 
     def __init__(self, env: VectorEnv, seed: int, channels: int, frame_stack: int) -> None:
@@ -278,10 +201,13 @@ def _make_gymnasium(gym_id: str, num_envs: int, **s) -> VectorEnv:
 def make_vector_env(game_or_gym_id: str, num_envs: int, *, seed: int, **atari_kwargs) -> VectorEnv:
     """Vector env for an Atari game (any spelling) or a plain gymnasium id like ``CartPole-v1``.
 
-    Atari names go to :func:`make_atari_vector_env` with ``atari_kwargs``. Other ids get a
+    Atari names go to :func:`make_atari_vector_env` with ``atari_kwargs``, ``MinAtar/<Game>``
+    names to :func:`~leap_rl.envs.minatar.make_minatar_vector_env` with its own settings. Other ids get a
     SAME_STEP ``SyncVectorEnv`` with float32 observations and rewards, seeded like Atari;
     for them ``atari_kwargs`` are checked by name but ignored, so one env config serves both.
     """
+    if is_minatar_name(game_or_gym_id):
+        return make_minatar_vector_env(game_or_gym_id, num_envs, seed=seed, **atari_kwargs)
     unknown = set(atari_kwargs) - set(inspect.signature(make_atari_vector_env).parameters)
     if unknown:
         raise TypeError(f"make_vector_env got unexpected keyword arguments {sorted(unknown)}")
@@ -298,4 +224,4 @@ def make_vector_env(game_or_gym_id: str, num_envs: int, *, seed: int, **atari_kw
         return DtypeObservation(env, np.float32)
 
     env = SyncVectorEnv([make_one] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
-    return _ContractWrapper(env, seed)
+    return ContractWrapper(env, seed)

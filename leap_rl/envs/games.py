@@ -1,4 +1,4 @@
-"""Registry of the Atari games that ale-py ships: name resolution and action-space sizes.
+"""Registry of the games: ale-py's Atari ROMs and MinAtar's five, name resolution, action counts.
 
 Every game is described by a :class:`GameSpec` (CamelCase gym name, snake_case ROM id,
 minimal action set size). The registry is built from ``ale_py.roms.get_all_rom_ids()``;
@@ -16,6 +16,14 @@ from pathlib import Path
 
 import ale_py
 from ale_py import roms
+
+from leap_rl.envs.minatar import (
+    MINATAR_GAMES,
+    MinAtarNotInstalledError,
+    is_minatar_name,
+    minatar_installed,
+    resolve_minatar_game,
+)
 
 # ALE's C++ core calls exit() when asked to load these ROMs: they have no single-player
 # mode. ale-py's own gym registration skips them for the same reason.
@@ -52,11 +60,15 @@ class MissingRomError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class GameSpec:
-    """An Atari game: CamelCase gym name, snake_case ROM id and minimal action set size."""
+    """A game: registry name, snake_case ROM id (MinAtar: module), minimal action set size.
+
+    ``family`` is ``"atari"`` (ale-py's ROMs) or ``"minatar"`` (``MinAtar/<Game>``).
+    """
 
     name: str
     rom_id: str
     num_actions: int
+    family: str = "atari"
 
     @property
     def gym_id(self) -> str:
@@ -150,7 +162,13 @@ def _minimal_action_count(rom_id: str) -> int:
 
 
 def resolve_game(name: str) -> GameSpec:
-    """Resolve any spelling of a game (``Breakout``, ``ALE/Breakout-v5``, ``space_invaders``, ...)."""
+    """Resolve any spelling of a game (``Breakout``, ``ALE/Breakout-v5``, ``space_invaders``, ...).
+
+    ``MinAtar/<Game>`` names resolve to MinAtar games, which need the optional ``minatar``
+    package (:class:`~leap_rl.envs.minatar.MinAtarNotInstalledError` names the extra).
+    """
+    if is_minatar_name(name):
+        return _resolve_minatar(name)
     rom_id = _lookup_rom_id(name)
     if rom_id is None:
         base = _GYM_ID.match(name.strip())
@@ -158,6 +176,15 @@ def resolve_game(name: str) -> GameSpec:
             raise UnknownGameError(name, reason="ROM has no single-player mode")
         raise UnknownGameError(name)
     return GameSpec(rom_id_to_name(rom_id), rom_id, _minimal_action_count(rom_id))
+
+
+def _resolve_minatar(name: str) -> GameSpec:
+    game = resolve_minatar_game(name)
+    if game is None:
+        raise UnknownGameError(name, tuple(MINATAR_GAMES))
+    if not minatar_installed():
+        raise MinAtarNotInstalledError(game.name)
+    return GameSpec(game.name, game.module, game.num_actions, family="minatar")
 
 
 def num_actions(game: str) -> int:

@@ -84,6 +84,12 @@ EVALUATION_SET: dict[str, int] = {
 }
 
 
+# The MinAtar experiment (docs/results.md): MinAtar's five games are miniatures of Atari games,
+# and two of them are the paper's held-out games by name, so they are held out here too.
+MINATAR_HELD_OUT: tuple[str, ...] = ("MinAtar/Breakout", "MinAtar/SpaceInvaders")
+MINATAR_POOL: tuple[str, ...] = ("MinAtar/Asterix", "MinAtar/Freeway", "MinAtar/Seaquest")
+
+
 def classic_games_available() -> tuple[str, ...]:
     """ROM ids of the classic Gym games that the installed ale-py ships."""
     shipped = set(roms.get_all_rom_ids())

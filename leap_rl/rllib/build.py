@@ -75,7 +75,7 @@ def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool 
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
         .environment(env=ENV_ID,
-                     env_config={"game": game, **cfg.env.model_dump()})
+                     env_config={"game": game, **cfg.env.settings_for(game)})
         .env_runners(num_env_runners=0, num_envs_per_env_runner=inner.num_envs,
                      rollout_fragment_length=inner.unroll_length)
         .learners(num_learners=0, num_gpus_per_learner=1 if gpu else 0,
