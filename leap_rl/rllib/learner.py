@@ -6,14 +6,16 @@ batch off the learner queue (IMPALA, APPO)::
     fwd_out = module.forward_train(batch)
     loss_per_module = compute_losses(...)
     grads = compute_gradients(loss_per_module)      # zero_grad, backward
-    grads = postprocess_gradients(grads)            # clipping (grad_clip)
+    grads = postprocess_gradients(grads)            # clipping (grad_clip), in place
     apply_gradients(grads)                          # optimizer.step()
 
 :class:`LeapLearnerMixin` keeps the total loss in ``compute_gradients`` and, in
-``apply_gradients`` — before the optimizer steps — observes (fⁱ, θⁱ, gⁱ): the loss as computed,
-the meta-learned parameters as they are before the step, and their gradients as the optimizer
-receives them (clipped, as the A2C learner passes them). One call of ``apply_gradients`` is one
-optimizer step, so the accumulator sees every step exactly once, on every algorithm.
+``postprocess_gradients`` — before the clip, and so before the optimizer steps — observes
+(fⁱ, θⁱ, gⁱ): the loss as computed, the meta-learned parameters as they are before the step, and
+their raw gradients (eq. 8's gⁱ = ∇f(θⁱ), as the A2C learner passes them; the accumulator copies
+them, so the clip that follows shapes only the step Δθⁱ). Every update calls
+``postprocess_gradients`` once, right before ``apply_gradients``, so the accumulator sees every
+optimizer step exactly once, on every algorithm.
 
 The accumulator is made from ``config.learner_config_dict["leap"]`` (absent: plain training). With
 several learner replicas (DDP), only replica 0 keeps one: they all walk the same path.
@@ -68,7 +70,7 @@ class LeapLearnerMixin:
             self._leap_loss = sum(losses).detach() if losses else None
         return super().compute_gradients(loss_per_module, **kwargs)
 
-    def apply_gradients(self, gradients_dict) -> None:
+    def postprocess_gradients(self, gradients_dict):
         if self.leap_accumulator is not None and gradients_dict and self._leap_loss is not None:
             grads = {}
             for name, p in self._leap_params.items():
@@ -79,10 +81,10 @@ class LeapLearnerMixin:
                 self.leap_updates += 1
                 self.leap_steps += 1
             self._leap_loss = None
-        super().apply_gradients(gradients_dict)
+        return super().postprocess_gradients(gradients_dict)
 
     def observe(self, loss, params, grads) -> None:
-        """Point i of the path, before the optimizer step (a seam for tests)."""
+        """Point i of the path: before the clip and the optimizer step (a seam for tests)."""
         self.leap_accumulator.observe(loss, params, grads)
 
     def leap_flush(self) -> dict[str, Any] | None:

@@ -4,7 +4,8 @@ every EnvRunner, and meta-training end to end with RLlib's PPO on real ALE games
 The hook must see each optimizer step once — counted against RLlib's own number of trained
 samples (PPO: ``num_module_steps_trained_lifetime`` / ``minibatch_size``, every minibatch has
 exactly that many) and against a hook on the optimizers themselves — and its meta-gradient must
-equal eq. 8 recomputed by hand from the recorded path (θⁱ, fⁱ, gⁱ).
+equal eq. 8 recomputed by hand from the recorded path (θⁱ, fⁱ, gⁱ), gⁱ the raw gradient even
+when RLlib's clip rescales every step, on PPO, APPO and IMPALA.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 SMOKE_RLLIB = ROOT / "configs" / "smoke_rllib.yaml"
 TINY = ["inner.num_envs=2", "inner.unroll_length=8", "env.max_episode_frames=400"]
+CLIP = 1e-3  # inner.max_grad_norm → grad_clip: so small that every step is clipped
 
 rllib_learner = pytest.importorskip("leap_rl.rllib.learner")
 
@@ -35,34 +37,59 @@ def theta0(seed: int = 123) -> dict[str, torch.Tensor]:
             for k, v in Nature2013Encoder(3).named_parameters()}
 
 
-class RecordingPPOLearner(rllib_learner.LeapPPOTorchLearner):
-    """The real hook, recording (θⁱ, fⁱ, gⁱ) and counting the optimizers' own steps."""
+class RecordingLearner:
+    """Mixed in before a Leap learner: the real hook, recording the path as observed (θⁱ, fⁱ),
+    the raw gradients ∇f(θⁱ) as ``backward`` left them (before RLlib's clip), and the global
+    norm of the gradients each optimizer step actually used."""
 
     def build(self) -> None:
         super().build()
-        self.records: list[tuple[dict, float, dict]] = []
-        self.optimizer_steps = 0
-        self.grads_not_used = 0
+        self.records: list[tuple[dict, float]] = []
+        self.raw_grads: list[dict] = []
+        self.used_norms: list[float] = []
         for optimizer in self._named_optimizers.values():
-            optimizer.register_step_post_hook(self._count)
+            optimizer.register_step_pre_hook(self._count)
 
-    def _count(self, *args) -> None:
-        self.optimizer_steps += 1
+    def _count(self, optimizer, *args) -> None:
+        grads = [p.grad.flatten() for group in optimizer.param_groups for p in group["params"]
+                 if p.grad is not None]
+        self.used_norms.append(float(torch.linalg.vector_norm(torch.cat(grads))))
+
+    def compute_gradients(self, loss_per_module, **kwargs):
+        grads = super().compute_gradients(loss_per_module, **kwargs)
+        if grads:  # cloned now: the clip rescales these very tensors in place
+            self.raw_grads.append({k: grads[self.get_param_ref(p)].detach().double().clone()
+                                   for k, p in self._leap_params.items()})
+        return grads
 
     def observe(self, loss, params, grads) -> None:
         self.records.append(({k: v.detach().double().clone() for k, v in params.items()},
-                             float(loss), {k: g.detach().double().clone() for k, g in grads.items()}))
+                             float(loss)))
         super().observe(loss, params, grads)
 
-    def apply_gradients(self, gradients_dict) -> None:
-        super().apply_gradients(gradients_dict)
-        _, _, grads = self.records[-1]  # the gradients observed are those the optimizer used
-        self.grads_not_used += sum(not torch.equal(p.grad.double(), grads[k])
-                                   for k, p in self._leap_params.items())
+    def path(self) -> list[tuple[dict, float, dict]]:
+        """(θⁱ, fⁱ, raw gⁱ) of every observed step."""
+        assert len(self.raw_grads) == len(self.records)
+        return [(theta, f, g) for (theta, f), g in zip(self.records, self.raw_grads)]
+
+
+class RecordingPPOLearner(RecordingLearner, rllib_learner.LeapPPOTorchLearner):
+    """PPO's Leap learner, recording."""
+
+
+class RecordingAPPOLearner(RecordingLearner, rllib_learner.LeapAPPOTorchLearner):
+    """APPO's Leap learner, recording."""
+
+
+class RecordingIMPALALearner(RecordingLearner, rllib_learner.LeapIMPALATorchLearner):
+    """IMPALA's Leap learner, recording."""
+
+
+RECORDING = {"APPO": RecordingAPPOLearner, "IMPALA": RecordingIMPALALearner}
 
 
 def eq8(records, p: int, stabilizer: bool = True) -> dict[str, torch.Tensor]:
-    """Σᵢ cⁱ over consecutive recorded points, written out per parameter in float64."""
+    """Σᵢ cⁱ over consecutive points (θⁱ, fⁱ, gⁱ), written out per parameter in float64."""
     total = {k: torch.zeros_like(v) for k, v in records[0][0].items()}
     for (theta, f, g), (theta_next, f_next, _) in zip(records, records[1:]):
         d_theta = {k: theta_next[k] - theta[k] for k in theta}
@@ -76,6 +103,19 @@ def eq8(records, p: int, stabilizer: bool = True) -> dict[str, torch.Tensor]:
     return total
 
 
+def assert_eq8(flushed, learner, p: int) -> None:
+    """The hook's meta-gradient equals eq. 8 summed by hand from the recorded path, with gⁱ the
+    raw gradient although the clip (``CLIP``) rescaled the gradients of most steps."""
+    clipped = [n == pytest.approx(CLIP, rel=1e-3) for n in learner.used_norms]
+    assert max(learner.used_norms) <= CLIP * (1 + 1e-3) and 2 * sum(clipped) > len(clipped)
+    expected = eq8(learner.path(), p)
+    scale = max(float(v.abs().max()) for v in expected.values())
+    assert scale > 0
+    for k, v in expected.items():
+        torch.testing.assert_close(flushed["gradient"][k].double(), v, rtol=1e-4,
+                                   atol=1e-5 * scale, msg=k)
+
+
 @pytest.mark.parametrize("metric,p", [("length", 1)])
 def test_ppo_hook_sees_every_optimizer_step_and_sums_eq8(ray_local, metric, p):
     from ray.rllib.utils.metrics import ALL_MODULES, LEARNER_RESULTS
@@ -83,7 +123,7 @@ def test_ppo_hook_sees_every_optimizer_step_and_sums_eq8(ray_local, metric, p):
     from leap_rl.rllib.build import algorithm_config, leap_flush, set_initial_weights
 
     minibatch = 8
-    cfg = load_config(SMOKE_RLLIB, [*TINY, f"leap.metric={metric}",
+    cfg = load_config(SMOKE_RLLIB, [*TINY, f"leap.metric={metric}", f"inner.max_grad_norm={CLIP}",
                                     f"inner.rllib={{num_epochs: 2, minibatch_size: {minibatch}}}"])
     init = theta0()
     algo = algorithm_config("Pong", cfg, seed=3).learners(
@@ -98,34 +138,26 @@ def test_ppo_hook_sees_every_optimizer_step_and_sums_eq8(ray_local, metric, p):
         algo.stop()
     trained = result[LEARNER_RESULTS][ALL_MODULES]["num_module_steps_trained_lifetime"]
     steps = len(learner.records)
-    assert steps > 6 and steps == learner.optimizer_steps == int(trained) // minibatch
+    assert steps > 6 and steps == len(learner.used_norms) == int(trained) // minibatch
     assert int(trained) % minibatch == 0
     assert flushed["updates"] == flushed["steps"] == steps
     assert flushed["stats"]["segments"] == steps - 1 and flushed["stats"]["skipped_segments"] == 0
-    assert learner.grads_not_used == 0
     for k, v in init.items():  # point 0 of the path is θ⁰ itself
         assert torch.equal(learner.records[0][0][k], v.double()), k
-    expected = eq8(learner.records, p)
-    scale = max(float(v.abs().max()) for v in expected.values())
-    assert scale > 0
-    for k, v in expected.items():
-        torch.testing.assert_close(flushed["gradient"][k].double(), v, rtol=1e-4,
-                                   atol=1e-5 * scale, msg=k)
+    assert_eq8(flushed, learner, p)
 
 
 @pytest.mark.parametrize("algorithm", ["APPO", "IMPALA"])
 def test_hook_on_appo_and_impala_one_observation_per_optimizer_step(ray_local, algorithm):
     from leap_rl.rllib.build import algorithm_config, leap_flush, set_initial_weights
 
-    cfg = load_config(SMOKE_RLLIB, [*TINY, f"inner.algorithm={algorithm}", "inner.rllib={}"])
-    algo = (algorithm_config("Pong", cfg, seed=5)
+    cfg = load_config(SMOKE_RLLIB, [*TINY, f"inner.algorithm={algorithm}", "inner.rllib={}",
+                                    f"inner.max_grad_norm={CLIP}"])
+    algo = (algorithm_config("Pong", cfg, seed=5).learners(learner_class=RECORDING[algorithm])
             .reporting(min_time_s_per_iteration=0)).build_algo()
     try:
         set_initial_weights(algo, theta0(), 5)
         learner = algo.learner_group._learner
-        counted = []
-        for optimizer in learner._named_optimizers.values():
-            optimizer.register_step_post_hook(lambda *a: counted.append(1))
         while learner.leap_steps < 5:
             algo.train()
         # Updates run on IMPALA's learner thread: stop it between two steps before counting.
@@ -134,10 +166,10 @@ def test_hook_on_appo_and_impala_one_observation_per_optimizer_step(ray_local, a
         flushed = leap_flush(algo)
     finally:
         algo.stop()
-    assert flushed["steps"] == len(counted) >= 5
+    assert flushed["steps"] == len(learner.used_norms) == len(learner.records) >= 5
     assert flushed["stats"]["segments"] == flushed["steps"] - 1
-    assert all(torch.isfinite(v).all() for v in flushed["gradient"].values())
     assert set(flushed["gradient"]) == set(theta0())
+    assert_eq8(flushed, learner, p=2)  # smoke_rllib.yaml: leap.metric energy
 
 
 def test_env_runners_act_with_theta0_before_the_first_sample(ray_local):
