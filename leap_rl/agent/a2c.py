@@ -142,6 +142,8 @@ class A2CLearner:
         self._actions = torch.zeros((t, n), dtype=torch.long, device=self.device)
         self._rewards = np.zeros((t, n), dtype=np.float32)
         self._dones = np.zeros((t, n), dtype=np.float32)
+        # γ·V(last obs) of the episodes truncated at step t (zero elsewhere), on the device.
+        self._truncation_bootstrap = torch.zeros((t, n), device=self.device)
 
     @torch.no_grad()
     def _act(self, obs: Tensor) -> Tensor:
@@ -156,6 +158,7 @@ class A2CLearner:
         it emulates while the following groups' actions are computed.
         """
         steps = self.cfg.unroll_length
+        self._truncation_bootstrap.zero_()
         for group, cols in zip(self.envs, self._groups):
             self._send(group, 0, cols)
         for t in range(steps):
@@ -174,20 +177,41 @@ class A2CLearner:
 
     def _receive(self, group, t: int, cols: slice) -> None:
         """Wait for the step of the environments ``cols`` and store its transition."""
-        obs, rewards, terminated, truncated, _ = group.step_wait()
+        obs, rewards, terminated, truncated, info = group.step_wait()
         dones = np.logical_or(terminated, truncated)
         self._episodes.step(np.asarray(rewards, dtype=np.float64), dones, cols)
         clip = self.cfg.reward_clip
         self._rewards[t, cols] = np.clip(rewards, -clip, clip)  # paper app. F: clip to +-5
         self._dones[t, cols] = dones
+        cut_short = np.logical_and(truncated, np.logical_not(terminated))
+        if cut_short.any():  # rare: once per time limit reached
+            self._bootstrap_truncated(t, cols, np.flatnonzero(cut_short), info)
         self._obs[t + 1, cols].copy_(torch.from_numpy(np.asarray(obs)))
+
+    @torch.no_grad()
+    def _bootstrap_truncated(self, t: int, cols: slice, envs: np.ndarray, info: dict) -> None:
+        """Store γ·V(last obs) for the environments ``envs`` of ``cols`` truncated at step t.
+
+        A time limit ends the episode but not its MDP, so its return bootstraps from its last
+        observation, ``info["final_obs"]`` (the env contract; SAME_STEP autoreset has already
+        replaced the observation returned). The parameters do not change during an unroll, so
+        V here is the V of the update.
+        """
+        if "final_obs" not in info:
+            raise KeyError("a truncated episode needs info['final_obs'] to bootstrap from (the "
+                           "env contract, leap_rl/envs/atari.py)")
+        final = np.stack([np.asarray(info["final_obs"][i]) for i in envs])
+        _, values = self.model(torch.from_numpy(final).to(self.device))
+        rows = torch.from_numpy(envs + cols.start).to(self.device)
+        self._truncation_bootstrap[t, rows] = self.cfg.discount * values.float()
 
     def _compute_returns(self) -> Tensor:
         with torch.no_grad():
             _, bootstrap = self.model(self._obs[-1])
         rewards = torch.from_numpy(self._rewards).to(self.device, non_blocking=True)
-        # Terminated and truncated both cut the bootstrap: with SAME_STEP autoreset the next obs
-        # already belongs to the new episode, so the truncated episode's value is not at hand.
+        # Every episode end cuts the recursion (the next obs is the new episode's first); a
+        # truncated one bootstraps from its own last obs instead: r_t + γ·V(final obs).
+        rewards = rewards + self._truncation_bootstrap
         dones = torch.from_numpy(self._dones).to(self.device, non_blocking=True)
         return nstep_returns(rewards, dones, bootstrap, self.cfg.discount)
 

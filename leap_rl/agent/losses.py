@@ -29,7 +29,8 @@ def nstep_returns(
 ) -> Tensor:
     """n-step returns R_t = r_t + discount * (1 - done_t) * R_{t+1}, with R_T = bootstrap_value.
 
-    rewards, dones: (T, N), already clipped; dones[t] marks that the episode ended at step t.
+    rewards, dones: (T, N), already clipped; dones[t] marks that the episode ended at step t
+    (a step that truncated its episode carries its own bootstrap, γ·V(last obs), in rewards[t]).
     bootstrap_value: (N,) value estimate of the observation after the last step.
     """
     not_done = 1.0 - dones.to(rewards.dtype)
