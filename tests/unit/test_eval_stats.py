@@ -1,4 +1,5 @@
-"""Evaluation statistics against hand-computed values, and `report` reproducing summary.json."""
+"""Evaluation statistics against hand-computed values (the paired bootstrap on cases whose answer
+is known), and `report` reproducing summary.json."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from leap_rl.evaluation.stats import (
     normalize,
     normalizer,
     on_grid,
+    paired_bootstrap,
     summarize,
     summarize_game,
 )
@@ -88,18 +90,59 @@ def test_bootstrap_ci_by_hand():
     # per-seed differences d = (3 − 2, 5 − 2) = (1, 3); resampled means are 1, 2, 3 with
     # probabilities 1/4, 1/2, 1/4, so both 2.5 % tails fall on the extremes: CI [1, 3]
     ci = bootstrap_difference({0: 3.0, 1: 5.0}, {0: 2.0, 1: 2.0})
-    assert ci == {"mean": 2.0, "low": 1.0, "high": 3.0, "n": 2}
+    assert ci == {"mean": 2.0, "low": 1.0, "high": 3.0, "n": 2, "note": None}
     assert bootstrap_difference({0: 3.0, 1: 5.0}, {0: 2.0, 1: 2.0}) == ci  # seeded
 
 
+def test_constant_differences_give_a_zero_width_interval_at_that_value():
+    # Seeds differ wildly (100·s), the methods by exactly 1.5 on every seed: the resampled
+    # seeds all have difference 1.5, so the paired interval is the point 1.5 — where an
+    # unpaired comparison of two spreads of ±100 would conclude nothing.
+    a = {s: 100.0 * s + 1.5 for s in range(6)}
+    b = {s: 100.0 * s for s in range(6)}
+    ci = bootstrap_difference(a, b)
+    assert (ci["mean"], ci["low"], ci["high"], ci["n"]) == (1.5, 1.5, 1.5, 6)
+    assert ci["note"] == "all differences equal"
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_differences_of_one_sign_give_an_interval_of_that_sign(sign):
+    d = sign * np.array([0.5, 1.0, 2.0, 0.2, 3.0, 1.1, 0.7, 0.9, 1.6, 0.4])
+    ci = paired_bootstrap(d)
+    assert ci["n"] == 10 and ci["mean"] == pytest.approx(d.mean())
+    # every resample mean lies between min d and max d, so the interval has d's sign
+    assert d.min() <= ci["low"] < ci["mean"] < ci["high"] <= d.max()
+    assert (ci["low"] > 0) if sign > 0 else (ci["high"] < 0)
+
+
+def test_swapping_the_methods_mirrors_the_interval():
+    rng = np.random.default_rng(3)
+    a = dict(enumerate(rng.normal(1.0, 2.0, size=8)))
+    b = dict(enumerate(rng.normal(0.0, 2.0, size=8)))
+    ab, ba = bootstrap_difference(a, b), bootstrap_difference(b, a)
+    assert ab["mean"] == pytest.approx(-ba["mean"])
+    assert (ab["low"], ab["high"]) == pytest.approx((-ba["high"], -ba["low"]))
+
+
+def test_paired_bootstrap_matches_a_direct_percentile_bootstrap():
+    # The same paired percentile bootstrap by hand (resample seeds, take the mean): the two
+    # generators differ, so the endpoints agree to Monte-Carlo error only.
+    d = np.array([2.0, -1.0, 4.0, 0.5, 3.0, 1.0, -0.5, 2.5])
+    means = d[np.random.default_rng(1).integers(0, 8, size=(20_000, 8))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    ci = paired_bootstrap(d)
+    assert ci["low"] == pytest.approx(low, abs=0.1) and ci["high"] == pytest.approx(high, abs=0.1)
+
+
 def test_bootstrap_edge_cases():
-    # One seed: every resample is that seed, the interval is a point.
-    assert bootstrap_difference({4: 2.5}, {4: 1.0}) == {"mean": 1.5, "low": 1.5, "high": 1.5,
-                                                        "n": 1}
+    # One seed: a mean but no interval (one pair says nothing about seed-to-seed spread).
+    one = bootstrap_difference({4: 2.5}, {4: 1.0})
+    assert one["mean"] == 1.5 and one["n"] == 1 and one["note"].startswith("fewer than 2")
+    assert math.isnan(one["low"]) and math.isnan(one["high"])
     # Pairs only: seed 1 is the only seed both have (d = 2 − 0); NaN pairs are dropped.
     assert bootstrap_difference({0: 1.0, 1: 2.0, 3: math.nan}, {1: 0.0, 2: 5.0, 3: 1.0})["n"] == 1
     none = bootstrap_difference({0: 1.0}, {1: 1.0})
-    assert none["n"] == 0 and math.isnan(none["mean"])
+    assert none["n"] == 0 and math.isnan(none["mean"]) and math.isnan(none["low"])
     d = bootstrap_difference({s: float(s * s) for s in range(5)}, {s: 0.0 for s in range(5)})
     assert 0 <= d["low"] < d["mean"] == 6.0 < d["high"] <= 16  # within [min d, max d]
 
@@ -128,7 +171,8 @@ def test_summarize_game_by_hand():
     assert random_norm["mean"] == pytest.approx(0) and random_norm["std"] == pytest.approx(1)
     # differences 5 − 1 = 7 − 3 = 4 and 4.25 − 0.25 = 6.25 − 2.25 = 4: degenerate CI
     for q in ("final", "auc"):
-        assert g["difference"][q] == {"mean": 4.0, "low": 4.0, "high": 4.0, "n": 2}
+        assert g["difference"][q] == {"mean": 4.0, "low": 4.0, "high": 4.0, "n": 2,
+                                      "note": "all differences equal"}
 
 
 def test_summarize_across_games():
