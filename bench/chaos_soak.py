@@ -88,14 +88,15 @@ class Killer:
 
 
 def run(out: Path, meta_steps: int, stand_in: StandInTask, killer: Killer | None):
-    """One meta-training run; returns the accepted (meta-step, task) → sequence numbers."""
+    """One meta-training run; returns the accepted (meta-step, task) → sequence numbers of the
+    task's last attempt (a retry's chunks replace the failed attempt's)."""
     trainer = MetaTrainer(config(meta_steps), out, runner=stand_in, stream=open(os.devnull, "w"))
-    accepted: dict[tuple[int, int], list[int]] = defaultdict(list)
+    accepted: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     log_chunk = trainer.log.chunk
 
     def on_chunk(meta_step, game, steps, chunk, verdict):
         if verdict == "accepted":
-            accepted[(chunk.meta_step, chunk.task)].append(chunk.seq)
+            accepted[(chunk.meta_step, chunk.task)].append((chunk.attempt, chunk.seq))
         if killer is not None:
             killer.worker_pids.add(chunk.pid)
             killer.restore_nodes()
@@ -109,7 +110,8 @@ def run(out: Path, meta_steps: int, stand_in: StandInTask, killer: Killer | None
     finally:
         if killer:
             killer.stop()
-    return accepted
+    last = {key: max(a for a, _ in tags) for key, tags in accepted.items()}
+    return {key: [s for a, s in tags if a == last[key]] for key, tags in accepted.items()}
 
 
 def main() -> None:

@@ -1,7 +1,10 @@
 """Exactly-once aggregation of streamed chunks into one meta-step's meta-gradient.
 
-A chunk counts once, keyed by (meta-step, task, sequence number): Ray replays a streaming generator
-from its start when a task is retried, so the replayed prefix arrives again and is dropped here.
+A chunk counts once, keyed by (meta-step, task, attempt, sequence number). A task's meta-gradient
+Gτ = Σᵢ cⁱ (eq. 8) comes from one path: when the driver retries a task (:meth:`begin_attempt`),
+the retry walks its path again from θ⁰, its stream starting over at sequence 0, and its chunks
+replace the failed attempt's; a chunk of any other attempt (one arriving late) is stale. A task
+that is not retried keeps the prefix it streamed (a prefix of a path is a valid meta-gradient).
 Each task's chunks are summed in place into that task's own buffer and the tasks are added in task
 order at the end, so the result does not depend on the order in which chunks arrived.
 """
@@ -33,7 +36,8 @@ class TaskTally:
     episodes: list[tuple[int, float, int]] = field(default_factory=list)
     final: bool = False
     gradient: dict[str, torch.Tensor] | None = None
-    seen: set[int] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)  # sequence numbers of ``attempt``
+    attempt: int = 0  # the attempt whose path the task's chunks come from
 
 
 class MetaStepAggregator:
@@ -44,12 +48,23 @@ class MetaStepAggregator:
         self.tasks = [TaskTally() for _ in range(num_tasks)]
         self.duplicates = self.stale = self.nonfinite = 0
 
+    def begin_attempt(self, task: int, attempt: int) -> None:
+        """Attempt ``attempt`` of ``task`` was dispatched: a new one replaces what the task has."""
+        if attempt != self.tasks[task].attempt:
+            self.tasks[task] = TaskTally(attempt=attempt)
+
     def add(self, chunk: Chunk) -> str:
-        """Adds a chunk unless already seen, stale or non-finite; returns which of the four."""
+        """Adds a chunk unless already seen, stale or non-finite; returns which of the four.
+
+        Stale: of another meta-step, of no task, or of an attempt other than the task's current.
+        """
         if chunk.meta_step != self.meta_step or not 0 <= chunk.task < len(self.tasks):
             self.stale += 1
             return "stale"
         tally = self.tasks[chunk.task]
+        if chunk.attempt != tally.attempt:
+            self.stale += 1
+            return "stale"
         if chunk.seq in tally.seen:
             self.duplicates += 1
             return "duplicate"

@@ -2,7 +2,9 @@
 
 Tasks queue when there are fewer workers than tasks. A worker that dies (killed, OOM, node lost)
 or falls silent is replaced; its task keeps the chunks already counted (a prefix of a path is a
-valid meta-gradient) or is retried, by policy. Every Ray wait has a timeout.
+valid meta-gradient) or is retried, by policy: a retry trains the task again from θ⁰ and, once
+dispatched, its chunks replace the failed attempt's (one task, one path). Every Ray wait has a
+timeout.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class MetaStepRun:
     def _dispatch(self) -> None:
         while self.queue and self.pool.idle:
             assignment, worker = self.queue.pop(0), self.pool.idle.pop(0)
+            self.aggregator.begin_attempt(assignment.task, assignment.attempt)
             stream = worker.run.options(num_returns="streaming").remote(assignment, self.init_ref)
             self.running[stream] = _Running(worker, assignment, stream, time.monotonic())
             record = self.records[assignment.task]
@@ -168,10 +171,14 @@ class MetaStepRun:
         record.status = "partial" if got_some else "failed"
 
     def _fail_queue_without_workers(self) -> None:
+        """With no worker left, queued tasks end; a retry never dispatched leaves its task the
+        failed attempt's prefix, as if it had not been retried."""
         if self.pool.members == 0 and self.queue:
             for assignment in self.queue:
                 record = self.records[assignment.task]
-                record.status, record.error = "failed", "no worker could be started"
+                got_some = self.aggregator.tasks[assignment.task].chunks > 0
+                record.status = "partial" if got_some else "failed"
+                record.error = "no worker could be started"
             self.queue.clear()
 
     def _expire_silent(self) -> None:

@@ -1,10 +1,11 @@
 """Duplicate and stale chunks injected at the driver are dropped, exactly, and change nothing.
 
 ``MetaStepAggregator.add`` is wrapped so that every chunk that arrives is preceded by stale
-copies (the previous meta-step's tag, a task index the meta-step does not have) and followed by
-duplicates (an exact copy, and for task 0 a copy with a different gradient, as a retried attempt
-would send). The run must drop exactly those, count them in the aggregator and in TensorBoard,
-and end with θ⁰ and Adam's state bit for bit equal to a clean run's.
+copies (the previous meta-step's tag, a task index the meta-step does not have, and for task 0 an
+altered copy tagged with an attempt that was never dispatched) and followed by duplicates (an
+exact copy, and for task 0 a copy with the same tag and a different gradient). The run must drop
+exactly those, count them in the aggregator and in TensorBoard, and end with θ⁰ and Adam's state
+bit for bit equal to a clean run's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
+from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import read_scalars, read_tasks
 from leap_rl.distributed.runners import StandInTask
 
@@ -57,19 +59,20 @@ def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_
             aggregators.append(self)
         m = self.meta_step
         # Stale copies first: a dropped stale chunk must not mark its sequence number as seen.
+        altered = dataclasses.replace(chunk, progress=dataclasses.replace(
+            chunk.progress, gradient={k: 1e3 * g + 1 for k, g in chunk.progress.gradient.items()}))
         stale = [dataclasses.replace(chunk, meta_step=chunk.meta_step - 1)]
         if chunk.seq == 0:
             stale.append(dataclasses.replace(chunk, task=len(self.tasks)))
+        if chunk.task == 0:  # an attempt not dispatched: θ⁰ would move elsewhere if counted
+            stale.append(dataclasses.replace(altered, attempt=chunk.attempt + 1))
         for injected in stale:
             verdicts[m, "stale", real_add(self, injected)] += 1
         verdict = real_add(self, chunk)
         verdicts[m, "real", verdict] += 1
         duplicates = [copy.deepcopy(chunk)]
         if chunk.task == 0:  # same key, different content: counted, θ⁰ would move elsewhere
-            altered = {k: 1e3 * g + 1 for k, g in chunk.progress.gradient.items()}
-            progress = dataclasses.replace(chunk.progress, gradient=altered)
-            duplicates.append(dataclasses.replace(chunk, progress=progress,
-                                                  attempt=chunk.attempt + 1))
+            duplicates.append(altered)
         for injected in duplicates:
             verdicts[m, "duplicate", real_add(self, injected)] += 1
         return verdict
@@ -78,7 +81,7 @@ def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_
     MetaTrainer(cfg, tmp_path / "injected", runner=stand_in, stream=quiet).run()
     monkeypatch.undo()
 
-    stale_per_step = TASKS * CHUNKS + TASKS           # previous meta-step's tag + unknown task
+    stale_per_step = TASKS * CHUNKS + TASKS + CHUNKS  # previous meta-step, no task, no attempt
     duplicates_per_step = TASKS * CHUNKS + CHUNKS     # exact copies + task 0's altered copies
     expected = Counter()
     for m in range(META_STEPS):
@@ -107,3 +110,45 @@ def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_
     init_a = load_init(tmp_path / "clean" / "init" / "encoder.pt")["parameters"]
     init_b = load_init(tmp_path / "injected" / "init" / "encoder.pt")["parameters"]
     assert all(torch.equal(init_a[k], init_b[k]) for k in init_a)
+
+
+def test_a_retry_replaces_the_failed_attempts_chunks(ray_local, tmp_path, monkeypatch):
+    """Under ``retry`` a task's meta-gradient comes from one path: the retry's. Task 0's first
+    attempt raises after two chunks; every attempt's chunks differ (+10 per attempt), so keeping
+    the failed attempt's prefix under the retry's later chunks would change the sum."""
+
+    class FirstAttemptFails:
+        def __call__(self, assignment, init, cfg):
+            chunks = StandInTask(chunks=CHUNKS)(assignment, init, cfg)
+            for s, progress in enumerate(chunks):
+                if (assignment.task, assignment.attempt, s) == (0, 0, 2):
+                    raise RuntimeError("injected: task 0's first attempt fails")
+                progress.gradient = {k: g + 10.0 * assignment.attempt
+                                     for k, g in progress.gradient.items()}
+                yield progress
+
+    sums = []
+    real_mean = MetaStepAggregator.mean_gradient
+    monkeypatch.setattr(MetaStepAggregator, "mean_gradient",
+                        lambda self: (sums.append(real_mean(self)), sums[-1])[1])
+    cfg = load_config(SMOKE, ["workers.num_cpus=0.5", "meta.meta_steps=1",
+                              "workers.failure_policy=retry"])
+    trainer = MetaTrainer(cfg, tmp_path, runner=FirstAttemptFails(), stream=open(os.devnull, "w"))
+    init = trainer.meta.init
+    trainer.run()
+
+    rows = {r["task"]: r for r in read_tasks(tmp_path)}
+    assert (rows[0]["status"], rows[0]["attempts"], rows[0]["chunks_received"]) == (
+        "completed", 2, CHUNKS)
+    assert read_scalars(tmp_path)["meta/duplicate_chunks"] == [0]
+    expected = {}
+    for task, attempt in ((0, 1), (1, 0)):  # task 0: its retry alone
+        a = Assignment(0, task, rows[task]["game"], rows[task]["seed"], cfg.meta.steps_per_task,
+                       attempt)
+        for progress in FirstAttemptFails()(a, init, cfg):
+            for k, g in progress.gradient.items():
+                expected[k] = expected.get(k, 0) + g
+    (total, n), = sums
+    assert n == TASKS
+    for k, v in expected.items():
+        torch.testing.assert_close(total[k], v, msg=k)

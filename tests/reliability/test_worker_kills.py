@@ -3,7 +3,8 @@
 The named stand-in task streams seeded partial sums at a set pace, so chunk counts and θ⁰ can be
 compared exactly. A killer thread SIGKILLs a task's worker process a random time after its first
 chunk. Every meta-step must complete; the driver counts exactly the chunks that arrived, never one
-twice; with ``retry`` the final θ⁰ equals a fault-free run's bit for bit.
+twice, a retry's in place of its failed attempt's; with ``retry`` the final θ⁰ equals a fault-free
+run's bit for bit.
 """
 
 import os
@@ -50,7 +51,7 @@ def run(out, policy=None, kill_seed=None):
     def on_chunk(meta_step, game, steps, chunk, verdict):
         key = (chunk.meta_step, chunk.task)
         if verdict == "accepted":
-            accepted[key].append(chunk.seq)
+            accepted[key].append((chunk.attempt, chunk.seq))
         if kill_seed is not None and key not in targeted:  # each task's worker is hit once
             targeted.add(key)
             threading.Timer(rng.uniform(0.0, 1.0), kill, [chunk.pid]).start()
@@ -65,9 +66,10 @@ def check_exactly_once(out, accepted):
     rows = read_tasks(out)
     assert len(rows) == 2 * META_STEPS  # every meta-step completed
     for row in rows:
-        seqs = accepted[(row["meta_step"], row["task"])]
-        assert len(seqs) == len(set(seqs))  # no sequence number counted twice
-        assert row["chunks_received"] == len(seqs)
+        tags = accepted[(row["meta_step"], row["task"])]
+        assert len(tags) == len(set(tags))  # no (attempt, sequence number) counted twice
+        # A retry's chunks replace the failed attempt's: the last attempt's count alone.
+        assert row["chunks_received"] == sum(a == row["attempts"] - 1 for a, _ in tags)
     return rows
 
 

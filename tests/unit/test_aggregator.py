@@ -1,20 +1,23 @@
 """Exactly-once aggregation, and the pieces of the driver that are pure functions."""
 
+import dataclasses
 import random
+from types import SimpleNamespace
 
 import torch
 
 from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.driver import sample_games, task_seed
-from leap_rl.distributed.protocol import Chunk, Progress
+from leap_rl.distributed.protocol import Assignment, Chunk, Progress
+from leap_rl.distributed.scheduler import MetaStepRun
 
 
-def chunk(task, seq, value, meta_step=0, final=False):
+def chunk(task, seq, value, meta_step=0, final=False, attempt=0):
     gradient = {"w": torch.full((3,), float(value)), "b": torch.full((2,), float(value))}
-    return Chunk(meta_step, task, seq, 0, Progress(gradient, agent_steps=10 * (seq + 1),
-                                                   episodes=[(seq, float(seq), 5)],
-                                                   stats={"d1": seq + 1.0}, final=final),
+    return Chunk(meta_step, task, seq, attempt, Progress(gradient, agent_steps=10 * (seq + 1),
+                                                         episodes=[(seq, float(seq), 5)],
+                                                         stats={"d1": seq + 1.0}, final=final),
                  node_id="n", pid=1)
 
 
@@ -31,6 +34,45 @@ def test_duplicates_and_stale_chunks_are_dropped_and_counted():
     tally = agg.tasks[0]
     assert (tally.chunks, tally.agent_steps, tally.final, tally.stats["d1"]) == (2, 20, True, 2.0)
     assert agg.contributing == [0]
+
+
+def test_a_retry_replaces_the_failed_attempts_chunks_and_late_ones_are_stale():
+    """One task, one path: the retry's stream (from sequence 0 again) replaces the prefix of the
+    attempt that failed, and a chunk of that attempt arriving late counts nowhere."""
+    agg = MetaStepAggregator(meta_step=0, num_tasks=2)
+    assert [agg.add(chunk(0, s, 1.0 + s)) for s in (0, 1)] == ["accepted"] * 2  # attempt 0: 1+2
+    agg.add(chunk(1, 0, 1000.0, final=True))
+    agg.begin_attempt(0, 1)  # the driver dispatched the retry
+    assert agg.add(chunk(0, 2, 3.0)) == "stale"  # attempt 0, late
+    verdicts = [agg.add(chunk(0, s, 10.0 * (s + 1), attempt=1, final=s == 3)) for s in range(4)]
+    assert verdicts == ["accepted"] * 4
+    assert agg.add(chunk(0, 1, 20.0, attempt=1)) == "duplicate"
+    assert agg.add(chunk(0, 4, 5.0, attempt=2)) == "stale"  # an attempt never dispatched
+    assert (agg.stale, agg.duplicates) == (2, 1)
+    tally = agg.tasks[0]
+    assert torch.equal(tally.gradient["w"], torch.full((3,), 100.0))  # 10+20+30+40, no 1+2
+    assert (tally.chunks, tally.agent_steps, tally.final, tally.attempt) == (4, 40, True, 1)
+    assert tally.episodes == [(s, float(s), 5) for s in range(4)]
+    total, n = agg.mean_gradient()
+    assert n == 2 and torch.equal(total["b"], torch.full((2,), 1100.0))
+
+
+def test_a_retry_never_dispatched_leaves_the_task_its_prefix():
+    """No worker left for the retry: the task ends partial with what its failed attempt sent."""
+    first = Assignment(0, 0, "Pong", 1, 100)
+    run = MetaStepRun(load_config(None, []), SimpleNamespace(members=0, idle=[]), [first], None)
+    run.aggregator.add(chunk(0, 0, 1.0))
+    run.queue = [dataclasses.replace(first, attempt=1)]
+    run._fail_queue_without_workers()
+    assert run.records[0].status == "partial" and run.aggregator.contributing == [0]
+
+
+def test_dispatching_the_first_attempt_changes_nothing():
+    agg = MetaStepAggregator(meta_step=0, num_tasks=1)
+    agg.add(chunk(0, 0, 1.0))
+    agg.begin_attempt(0, 0)
+    assert agg.add(chunk(0, 1, 2.0)) == "accepted"
+    assert torch.equal(agg.mean_gradient()[0]["w"], torch.full((3,), 3.0))
 
 
 def test_non_finite_chunks_are_dropped_and_counted():
