@@ -1,19 +1,24 @@
-"""``leap-rl evaluate`` and ``leap-rl report``: Leap's θ⁰ vs random initializations (section 4.3).
+"""``leap-rl evaluate`` and ``leap-rl report``: learned θ⁰s vs random initializations (section 4.3).
 
-Wired into :mod:`leap_rl.cli` by ``COMMANDS.update(add_evaluate_parsers(sub))``. Bad input (config,
-game, init file, output directory) raises one of ``leap_rl.cli.USER_ERRORS`` before Ray starts,
-so the command ends with one message and exit status 2.
+``--init NAME=PATH`` (repeatable) names each initialization compared against random, e.g.
+``--init leap=runs/a/init/encoder.pt --init reptile=runs/b/init/encoder.pt``; a bare
+``--init PATH`` is ``leap``. Wired into :mod:`leap_rl.cli` by
+``COMMANDS.update(add_evaluate_parsers(sub))``. Bad input (config, game, init name or file,
+output directory, a resume with other settings) raises one of ``leap_rl.cli.USER_ERRORS`` before
+Ray starts, so the command ends with one message and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 from leap_rl.config import ConfigError, ExperimentConfig, load_config
-from leap_rl.envs import EVALUATION_SET, resolve_game
+from leap_rl.envs import EVALUATION_SET, UnknownGameError, resolve_game
+from leap_rl.evaluation.stats import RANDOM
 
 GAME_SETS = {
     "table6": "the paper's evaluation games (table 6)",
@@ -33,13 +38,55 @@ def _positive_int(text: str) -> int:
     return value
 
 
+INIT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # safe in curves.csv, file names and TensorBoard tags
+
+
+def parse_init(value: str) -> tuple[str, str]:
+    """One ``--init`` value as (name, path): ``NAME=PATH``, or a bare ``PATH`` named leap (also a
+    path holding "=" in a folder name, e.g. ``runs/lr=1e-3/init/encoder.pt``)."""
+    name, sep, path = value.partition("=")
+    if not sep or "/" in name or os.sep in name:
+        return "leap", value
+    if not name:
+        raise ValueError(f"{value!r}: empty name before '=' (expected NAME=PATH)")
+    if not INIT_NAME.fullmatch(name):
+        raise ValueError(f"{value!r}: a name is letters, digits, '_', '.' and '-' (got {name!r})")
+    if name.lower() == RANDOM:
+        raise ValueError(f"{value!r}: 'random' is the random-initialization baseline every "
+                         "evaluation includes; give this init another name")
+    if not path:
+        raise ValueError(f"{value!r}: no path after '='")
+    return name, path
+
+
+class InitAction(argparse.Action):
+    """Collects ``--init [NAME=]PATH`` into {name: path}; a bad or repeated name is a usage
+    error (exit status 2) at parse time, before anything is read or started."""
+
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        inits = dict(getattr(namespace, self.dest) or {})
+        try:
+            name, path = parse_init(value)
+        except ValueError as err:
+            raise argparse.ArgumentError(self, str(err)) from None
+        if name in inits:
+            raise argparse.ArgumentError(self, f"{value!r}: the name {name!r} is already given "
+                                         f"to {inits[name]} (a bare PATH is named leap)")
+        inits[name] = path
+        setattr(namespace, self.dest, inits)
+
+
 def add_evaluate_parsers(subparsers) -> dict:
     """Adds ``evaluate`` and ``report`` to ``subparsers``; returns {name: handler}."""
     ev = subparsers.add_parser("evaluate", help="train from an initialization and from random "
                                "ones on Ray, then compare (figure 4, table 6)")
-    ev.add_argument("--init", required=True,
-                    help="encoder.pt to evaluate (e.g. RUN/init/encoder.pt)")
-    ev.add_argument("--games", default="table6", help="comma-separated games, or a set: "
+    ev.add_argument("--init", dest="inits", action=InitAction, required=True,
+                    metavar="[NAME=]PATH", help="an encoder.pt to evaluate against random "
+                    "init, named NAME (letters, digits, _ . -; not 'random'); repeat it to "
+                    "compare several, e.g. --init leap=A/init/encoder.pt --init reptile=B/... "
+                    "(a bare PATH is named leap)")
+    ev.add_argument("--games", default="table6", help="comma-separated games (Atari, or a "
+                    "gymnasium id such as CartPole-v1 with --set inner.encoder=mlp), or a set: "
                     + "; ".join(f"{k} = {v}" for k, v in GAME_SETS.items()) + " (default: table6)")
     ev.add_argument("--seeds", type=_positive_int, default=3, help="seeds per game and method "
                     "(default 3; the paper uses ten); seed i is the config's seed + i")
@@ -52,14 +99,18 @@ def add_evaluate_parsers(subparsers) -> dict:
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config key, e.g. inner.num_envs=8")
     ev.add_argument("--out", default=None, help="output directory (default: runs/eval-NAME)")
+    ev.add_argument("--resume", action="store_true", help="finish the evaluation in --out: "
+                    "skip its completed runs, train the rest (failed ones again); refused if "
+                    "games, seeds, steps, inits (file hashes) or config differ")
     ev.add_argument("--backend", choices=["a2c", "rllib"], default=None,
                     help="inner learner of every run, Leap and random alike (sets "
                     "inner.backend; default: the config's)")
     ev.add_argument("--address", default=None, help="Ray cluster to join ('auto', host:port); "
                     "default: RAY_ADDRESS if set, else an embedded local instance")
-    rp = subparsers.add_parser("report", help="re-render a finished evaluation's table, "
-                               "summary.json and plots from its curves.csv; for a "
-                               "meta-training run, the path length per meta-step and game")
+    rp = subparsers.add_parser("report", help="re-render an evaluation's table, summary.json "
+                               "and plots (every method; an interrupted one: its finished runs) "
+                               "from its curves.csv; for a meta-training run, the path length "
+                               "per meta-step and game")
     rp.add_argument("dir", help="an evaluation's output directory or a meta-training run")
     rp.add_argument("--window", type=_positive_int, default=None,
                     help="moving-average window (default: the one the evaluation used)")
@@ -77,27 +128,65 @@ def select_games(spec: str, cfg: ExperimentConfig) -> list[str]:
     elif key == "heldout":
         games = [g for g in EVALUATION_SET if g not in cfg.meta.pool]
     else:
-        games = [resolve_game(name.strip()).name for name in spec.split(",") if name.strip()]
+        games = [_game(name.strip()) for name in spec.split(",") if name.strip()]
     if not games:
         raise ConfigError("--games", [f"{spec!r} selects no game"])
     return list(dict.fromkeys(games))  # without repeats, in order
 
 
+def _game(name: str) -> str:
+    """A game's registry name; else a registered gymnasium id such as CartPole-v1 (trained with
+    ``inner.encoder: mlp``), as train-task accepts."""
+    try:
+        return resolve_game(name).name
+    except UnknownGameError:
+        import gymnasium
+
+        if name in gymnasium.envs.registry:
+            return name
+        raise
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from leap_rl.evaluation import store
     from leap_rl.run_task import read_init
 
     backend = [f"inner.backend={args.backend}"] if args.backend else []
     cfg = load_config(args.config, args.overrides + backend)
     games = select_games(args.games, cfg)
-    read_init(args.init, cfg)  # a missing or mismatched encoder.pt stops us here
+    for path in args.inits.values():
+        read_init(path, cfg)  # a missing or mismatched encoder.pt stops us here
     out = Path(args.out or f"runs/eval-{cfg.name}")
-    import ray
-
-    from leap_rl.evaluation.runner import EvaluationError, check_out, run_evaluation
-
-    check_out(out)
+    seeds = [cfg.seed + i for i in range(args.seeds)]
+    # Before Ray: an existing directory without --resume, or with other settings, is refused.
+    store.check_out(out, store.make_settings(args.inits, games, seeds, args.steps, cfg),
+                    args.resume)
     if args.seeds < 10:
         print(f"note: {args.seeds} seed(s) per game; the paper uses ten (--seeds 10)")
+    try:
+        summary = _evaluate_on_ray(args, games, cfg, out)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are saved in {out}; run the same command with "
+              "--resume to do the rest", file=sys.stderr)
+        return 130
+    if summary is None:
+        return 1
+    failed = summary["failed"]
+    if failed:
+        print(f"leap-rl: {len(failed)} run(s) failed: {', '.join(failed)} (see "
+              f"{out / 'evaluation.json'}; --resume retries them)", file=sys.stderr)
+    print(f"done: outputs in {out} (curves.csv, summary.json, plots/, tensorboard/)")
+    return 1 if failed else 0
+
+
+def _evaluate_on_ray(args: argparse.Namespace, games: list[str], cfg: ExperimentConfig,
+                     out: Path) -> dict | None:
+    """Runs the evaluation on Ray (joined or started here); None when every run failed."""
+    import ray
+
+    from leap_rl.evaluation.experiment import run_evaluation
+    from leap_rl.evaluation.runner import EvaluationError
+
     started = not ray.is_initialized()
     if started:
         address = args.address or os.environ.get("RAY_ADDRESS")
@@ -106,20 +195,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:
             ray.init(address="local", include_dashboard=False, log_to_driver=False)
     try:
-        summary = run_evaluation(args.init, games, cfg, out, seeds=args.seeds, steps=args.steps,
-                                 window=args.window)
+        return run_evaluation(args.inits, games, cfg, out, seeds=args.seeds, steps=args.steps,
+                              window=args.window, resume=args.resume)
     except EvaluationError as err:
         print(f"leap-rl: error: {err}", file=sys.stderr)
-        return 1
+        return None
     finally:
         if started:
             ray.shutdown()
-    failed = summary["failed"]
-    if failed:
-        print(f"leap-rl: {len(failed)} run(s) failed: {', '.join(failed)} (see "
-              f"{out / 'evaluation.json'})", file=sys.stderr)
-    print(f"done: outputs in {out} (curves.csv, summary.json, plots/, tensorboard/)")
-    return 1 if failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

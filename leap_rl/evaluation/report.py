@@ -1,16 +1,18 @@
-"""An evaluation directory's outputs: curves.csv, evaluation.json, summary.json, plots, TensorBoard.
+"""An evaluation directory's outputs: curves.csv, summary.json and the printed table.
 
 ``render(out)`` recomputes everything from ``curves.csv`` and ``evaluation.json`` alone, so
-``leap-rl report DIR`` reproduces a finished evaluation's summary without training. Plots follow
-figure 4 of Flennerhag et al. (ICLR 2019): the moving-average return against agent steps, the
-mean over seeds with a shaded band of two standard deviations, Leap (orange) vs random (blue).
+``leap-rl report DIR`` reproduces an evaluation's summary without training — for every method,
+and for an unfinished (interrupted) evaluation from the runs it completed. The table follows
+table 6 of Flennerhag et al. (ICLR 2019); the plots (:mod:`leap_rl.evaluation.plots`) figure 4.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,12 +20,16 @@ from typing import Any, TextIO
 import numpy as np
 
 from leap_rl.artifacts import ArtifactError
-from leap_rl.evaluation.stats import (METHODS, RunKey, mean_std, moving_average, on_grid,
-                                      summarize)
+from leap_rl.evaluation.stats import (
+    RANDOM,
+    RunKey,
+    comparisons,
+    moving_average,
+    pair_key,
+    summarize,
+)
 
 CURVES_COLUMNS = ("game", "method", "seed", "step", "episodic_return", "moving_average")
-COLORS = {"random": "tab:blue", "leap": "tab:orange"}  # figure 4's colors
-GRID_POINTS = 200
 
 Curves = dict[RunKey, tuple[np.ndarray, np.ndarray, int]]  # steps, returns, total steps
 
@@ -40,6 +46,22 @@ def append_curves(path: Path, game: str, method: str, seed: int,
             writer.writerow(CURVES_COLUMNS)
         for (step, ret), avg in zip(episodes, ma):
             writer.writerow((game, method, seed, int(step), repr(float(ret)), repr(float(avg))))
+
+
+def write_curves(path: Path, runs: Iterable[tuple[RunKey, Iterable[tuple[int, float]]]],
+                 window: int) -> None:
+    """curves.csv from scratch, for the runs given in order; replaced atomically."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(CURVES_COLUMNS)
+    for (game, method, seed), episodes in runs:
+        episodes = list(episodes)
+        ma = moving_average([r for _, r in episodes], window)
+        for (step, ret), avg in zip(episodes, ma):
+            writer.writerow((game, method, seed, int(step), repr(float(ret)), repr(float(avg))))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text.getvalue(), newline="")  # the csv module's own line ends
+    os.replace(tmp, path)
 
 
 def read_curves(path: Path) -> dict[RunKey, list[tuple[int, float]]]:
@@ -104,11 +126,17 @@ def render(out: str | Path, *, window: int | None = None, plots: bool = True,
     out = Path(out)
     runs, meta = load_runs(out)
     window = window or int(meta["window"])
-    summary = clean_json({**summarize(runs, window), "steps": meta.get("steps"),
-                          "init": meta.get("init")})
+    settings = meta.get("settings", meta)  # evaluations before named inits kept them at the top
+    inits = settings.get("inits") or {"leap": {"path": meta.get("init")}}
+    failed = [f"{r['game']}/{r['method']}/seed {r['seed']}" for r in meta.get("runs", [])
+              if r.get("status") != "completed"]
+    summary = clean_json({**summarize(runs, window, settings.get("methods")),
+                          "steps": settings.get("steps"), "inits": inits, "failed": failed})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(format_table(summary), file=stream, flush=True)
     if plots:
+        from leap_rl.evaluation.plots import plot_all
+
         plot_all(out / "plots", runs, summary)
     return summary
 
@@ -117,125 +145,47 @@ def _fmt(x: float | None, spec: str = ".1f") -> str:
     return "n/a" if x is None else format(round(x, 9) + 0.0, spec)  # no "-0.00"
 
 
+def _ci(d: Mapping[str, Any]) -> str:
+    interval = ("[no CI]" if d["low"] is None else
+                f"[{_fmt(d['low'], '+.1f')}, {_fmt(d['high'], '+.1f')}]")
+    return f"{_fmt(d['mean'], '+.1f')} {interval}"
+
+
 def format_table(summary: dict) -> str:
-    """Per game: final score and AUC (mean ± std over seeds), normalized (table 6), and the
-    Leap − random difference with its bootstrap 95% CI; then the mean normalized score."""
-    w = summary["window"]
-    lines = [f"{'game':<14}{'method':<8}{'seeds':>5}  {'final ± std':>20}  {'AUC ± std':>20}"
-             f"  {'norm.final':>10}  {'norm.AUC':>9}",
-             f"(final = mean return of the last {w} episodes; AUC = step-weighted mean of the "
-             f"{w}-episode moving average; normalized by the random runs' mean and std)"]
+    """Per game and method: final score and AUC (mean ± std over seeds), both normalized by the
+    random runs (table 6); every paired difference with its bootstrap 95% CI; then per method
+    the mean normalized score across games."""
+    w, methods = summary["window"], summary["methods"]
+    mw = max(8, 2 + max(len(m) for m in methods))
+    lines = [(f"{'game':<14}{'method':<{mw}}{'seeds':>5}  {'final ± std':>20}  "
+              f"{'AUC ± std':>20}  {'norm.final':>10}  {'norm.AUC':>9}"),
+             (f"(final = mean return of the last {w} episodes; AUC = step-weighted mean of the "
+              f"{w}-episode moving average; normalized by the random runs' mean and std)")]
     for game, g in summary["games"].items():
-        for m in METHODS:
+        for m in methods:
             s = g["methods"][m]
             lines.append(
-                f"{game:<14}{m:<8}{len(s['seeds']):>5}  "
+                f"{game:<14}{m:<{mw}}{len(s['seeds']):>5}  "
                 f"{_fmt(s['final']['mean']) + ' ± ' + _fmt(s['final']['std']):>20}  "
                 f"{_fmt(s['auc']['mean']) + ' ± ' + _fmt(s['auc']['std']):>20}  "
                 f"{_fmt(s['final_normalized']['mean'], '+.2f'):>10}  "
                 f"{_fmt(s['auc_normalized']['mean'], '+.2f'):>9}")
-        d = g["difference"]
-        lines.append(f"{'':<14}leap − random (n={d['final']['n']}): final "
-                     f"{_fmt(d['final']['mean'], '+.1f')} [{_fmt(d['final']['low'], '+.1f')}, "
-                     f"{_fmt(d['final']['high'], '+.1f')}], AUC {_fmt(d['auc']['mean'], '+.1f')} "
-                     f"[{_fmt(d['auc']['low'], '+.1f')}, {_fmt(d['auc']['high'], '+.1f')}]"
-                     " (95% bootstrap CI)")
-    o = summary["overall"]
-    lines.append(f"mean normalized score over {o['games']} games: leap final "
-                 f"{_fmt(o['final_normalized']['leap'], '+.2f')}, AUC "
-                 f"{_fmt(o['auc_normalized']['leap'], '+.2f')} (random: "
-                 f"{_fmt(o['final_normalized']['random'], '+.2f')} by construction); CI above 0 "
-                 f"in {o['games_ci_above_zero']} of {o['games']} games")
+        for d in (g["differences"][pair_key(a, b)] for a, b in comparisons(methods)):
+            lines.append(f"{'':<14}{d['a']} − {d['b']} (n={d['final']['n']}): final "
+                         f"{_ci(d['final'])}, AUC {_ci(d['auc'])} (paired bootstrap 95% CI)")
+    lines += _overall_lines(summary)
     return "\n".join(lines)
 
 
-def method_band(runs: Curves, game: str, method: str, window: int, grid: np.ndarray):
-    """Mean and two-std band of the moving-average curves of one game and method on ``grid``."""
-    rows = [on_grid(steps, moving_average(ret, window), grid)
-            for (g, m, _), (steps, ret, _) in runs.items() if g == game and m == method]
-    if not rows:
-        return None
-    mean, std = mean_std(np.stack(rows))
-    return mean, mean - 2 * std, mean + 2 * std
-
-
-def plot_all(folder: Path, runs: Curves, summary: dict) -> None:
-    """plots/<game>.png per game (figure 4's style) and plots/summary.png."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    folder.mkdir(parents=True, exist_ok=True)
-    window = summary["window"]
-    for game in summary["games"]:
-        total = max([t for (g, _, _), (_, _, t) in runs.items() if g == game] + [1])
-        grid = np.linspace(0, total, GRID_POINTS)
-        fig = Figure(figsize=(6, 4))
-        ax = fig.add_subplot()
-        for method in ("random", "leap"):
-            band = method_band(runs, game, method, window, grid)
-            if band is not None:
-                mean, low, high = band
-                ax.plot(grid, mean, color=COLORS[method], label=method)
-                ax.fill_between(grid, low, high, color=COLORS[method], alpha=0.25, linewidth=0)
-        ax.set(title=game, xlabel="agent steps",
-               ylabel=f"episodic return ({window}-episode moving average)")
-        ax.legend(loc="best")
-        fig.tight_layout()
-        fig.savefig(folder / f"{game}.png", dpi=100)
-    _plot_summary(folder / "summary.png", summary)
-
-
-def _plot_summary(path: Path, summary: dict) -> None:
-    """Normalized final score and AUC per game (mean ± 2 std over seeds) and their mean."""
-    from matplotlib.figure import Figure
-
-    games = list(summary["games"])
-    labels = games + ["mean"]
-    fig = Figure(figsize=(max(6, 1.1 * len(labels)), 6))
-    x = np.arange(len(labels))
-    for row, q in enumerate(("final_normalized", "auc_normalized")):
-        ax = fig.add_subplot(2, 1, row + 1)
-        for k, m in enumerate(("random", "leap")):
-            stats = [summary["games"][g]["methods"][m][q] for g in games]
-            mean = [np.nan if s["mean"] is None else s["mean"] for s in stats]
-            err = [0.0 if s["std"] is None else 2 * s["std"] for s in stats]
-            overall = summary["overall"][q][m]
-            mean.append(np.nan if overall is None else overall)
-            err.append(0.0)
-            ax.bar(x + (k - 0.5) * 0.4, mean, 0.4, yerr=err, color=COLORS[m], label=m, capsize=3)
-        ax.axhline(0, color="gray", linewidth=0.8)
-        ax.set_xticks(x, labels, rotation=30, ha="right")
-        ax.set_ylabel(q.replace("_", " "))
-        ax.legend(loc="best")
-    fig.suptitle("Normalized scores (x − mean_random) / std_random (table 6)\n"
-                 "mean over seeds ± 2 std; 'mean' = average over games", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
-def write_tensorboard(folder: Path, runs: Curves, window: int) -> None:
-    """The curves in TensorBoard: one run per seed (raw and smoothed returns) and their mean."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    writers: dict[str, SummaryWriter] = {}
-
-    def writer(name: str) -> SummaryWriter:
-        if name not in writers:
-            writers[name] = SummaryWriter(str(folder / name))
-        return writers[name]
-
-    for (game, method, seed), (steps, returns, _) in sorted(runs.items()):
-        w = writer(f"seed_{seed}")
-        for step, ret, avg in zip(steps, returns, moving_average(returns, window)):
-            w.add_scalar(f"eval/{game}/{method}/episodic_return", ret, int(step))
-            w.add_scalar(f"eval/{game}/{method}/moving_average", avg, int(step))
-    for game in sorted({g for g, _, _ in runs}):
-        total = max(t for (g, _, _), (_, _, t) in runs.items() if g == game)
-        grid = np.linspace(0, max(total, 1), GRID_POINTS)
-        for method in METHODS:
-            band = method_band(runs, game, method, window, grid)
-            for step, value in zip(grid, band[0] if band else []):
-                if np.isfinite(value):
-                    writer("mean").add_scalar(f"eval/{game}/{method}/moving_average", value,
-                                              int(step))
-    for w in writers.values():
-        w.close()
+def _overall_lines(summary: dict) -> list[str]:
+    o, named = summary["overall"], [m for m in summary["methods"] if m != RANDOM]
+    scores = "; ".join(f"{m} final {_fmt(o['final_normalized'][m], '+.2f')}, AUC "
+                       f"{_fmt(o['auc_normalized'][m], '+.2f')}" for m in named)
+    above = ", ".join(f"{a} − {b} in {o['ci_above_zero'][pair_key(a, b)]}"
+                      for a, b in comparisons(summary["methods"]))
+    lines = [(f"mean normalized score over {o['games']} games: {scores} (random: "
+              f"{_fmt(o['final_normalized'][RANDOM], '+.2f')} by construction)"),
+             f"final-score CI above 0: {above} (of {o['games']} games)"]
+    if summary.get("failed"):
+        lines.append(f"not in the table, failed: {', '.join(summary['failed'])}")
+    return lines

@@ -1,36 +1,35 @@
-"""Evaluation on Ray: every game × seed trained from the Leap initialization and from a random one.
+"""Evaluation on Ray: every game × seed trained from each initialization and from a random one.
 
 Section 4.3 and figure 4 of Flennerhag et al. (ICLR 2019): "the baseline and Leap differ only
-with respect to the initialization of the convolutional encoder" (appendix F). Both runs of a
-(game, seed) pair use the same seed for the environments, the action sampler and the heads; only
-the encoder's starting weights differ (θ⁰ from ``encoder.pt`` vs a fresh seeded one). The paper
-uses ten seeds per game; the default here is three.
+with respect to the initialization of the convolutional encoder" (appendix F). Every method of a
+(game, seed) — each named θ⁰ (``leap``, ``reptile``, ...) and ``random`` — uses that seed for the
+environments, the action sampler and the heads; only the encoder's starting weights differ (θ⁰
+from its ``encoder.pt`` vs a fresh seeded one), so methods compare paired by seed. The paper uses
+ten seeds per game; the default here is three.
 
 Each run is one Ray task (a streaming generator) requesting ``workers.num_cpus``/``num_gpus``,
-as meta-training's workers do; the driver keeps as many in flight as the cluster fits, streams
-their episodes back, prints a line per finished run and periodic progress, and never calls
-``ray.init`` itself (the CLI or the caller does).
+as meta-training's workers do; the driver keeps as many in flight as the cluster fits, in the
+order given, streams their episodes back, hands each finished run to ``on_finish`` (which
+persists it: :mod:`leap_rl.evaluation.experiment`), prints a line per finished run with k/N and
+an ETA, and never calls ``ray.init`` itself (the CLI or the caller does).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TextIO
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, TextIO
 
 import ray
 import torch
 from ray.exceptions import RayError
 
-from leap_rl.artifacts import ArtifactError
 from leap_rl.config import ExperimentConfig
-from leap_rl.evaluation import report
-from leap_rl.evaluation.stats import METHODS, final_score
+from leap_rl.evaluation.stats import RANDOM, final_score
 
 POLL_S = 0.5
+FINISHED = ("completed", "failed")
 PROGRESS_EVERY_S = 5.0  # how often a run streams its new episodes back
 
 
@@ -43,7 +42,7 @@ class RunSpec:
     """One training run of the evaluation."""
 
     game: str
-    method: str  # "leap" (encoder ← θ⁰) or "random" (a fresh, seeded encoder)
+    method: str  # an init's name (encoder ← its θ⁰) or "random" (a fresh, seeded encoder)
     seed: int
     steps: int
 
@@ -73,18 +72,23 @@ class RunResult:
 
 def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
               num_threads: int) -> Iterator[dict]:
-    """Body of a run's Ray task: trains and streams {agent_steps, episodes, done} every few s."""
+    """Body of a run's Ray task: trains and streams {agent_steps, episodes, done} every few s.
+
+    ``init`` is the method's θ⁰ (ignored for random); everything else depends on the seed only.
+    """
     from leap_rl.run_task import build_learner  # torch + gym: on the worker only
 
     torch.set_num_threads(max(1, num_threads))
     config = ExperimentConfig.model_validate(cfg)
+    init = None if spec.method == RANDOM else init
     if config.inner.backend == "rllib":
         from leap_rl.rllib.task import evaluation_run
 
-        yield from evaluation_run(spec, init, config, PROGRESS_EVERY_S)
+        # rllib.task loads θ⁰ for method "leap" only: pass the run's role, not the init's name.
+        role = replace(spec, method=RANDOM if init is None else "leap")
+        yield from evaluation_run(role, init, config, PROGRESS_EVERY_S)
         return
-    learner = build_learner(spec.game, config, seed=spec.seed, accumulator=None,
-                            init=init if spec.method == "leap" else None)
+    learner = build_learner(spec.game, config, seed=spec.seed, accumulator=None, init=init)
     try:
         # A report per update: episode ends located to ±1 unroll.
         yield from stream_episodes(learner.train(spec.steps, 1), PROGRESS_EVERY_S)
@@ -129,22 +133,27 @@ class _Running:
 class EvaluationRuns:
     """Drives the runs: dispatch within the cluster's slots, stream, handle failures, report."""
 
-    def __init__(self, specs: Sequence[RunSpec], init_ref, cfg: ExperimentConfig, *,
-                 on_finish: Callable[[RunResult], None] = lambda r: None,
-                 window: int = 100, stream: TextIO | None = None, interval: float = 10.0) -> None:
-        self.cfg, self.init_ref, self.on_finish, self.window = cfg, init_ref, on_finish, window
-        self.stream, self.interval = stream, interval
+    def __init__(self, specs: Sequence[RunSpec], init_refs: Mapping[str, Any],
+                 cfg: ExperimentConfig, *, on_finish: Callable[[RunResult], None] = lambda r: None,
+                 window: int = 100, stream: TextIO | None = None, interval: float = 10.0,
+                 done_before: int = 0) -> None:
+        """``init_refs``: each named method's θ⁰ in the object store (random needs none);
+        ``done_before``: runs a resumed evaluation already has, for the k/N count."""
+        self.cfg, self.init_refs, self.on_finish, self.window = cfg, init_refs, on_finish, window
+        self.stream, self.interval, self.done_before = stream, interval, done_before
         self.results = [RunResult(s) for s in specs]
         self.queue = list(self.results)
         self.running: dict[object, _Running] = {}
         self.slots = cluster_slots(cfg, len(specs))
         self.done, self._last_print = 0, time.monotonic()
+        self.started = time.monotonic()
         w = cfg.workers
         self.task = ray.remote(train_run).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
                                                   num_returns="streaming", max_retries=0)
 
     def run(self) -> list[RunResult]:
         """Returns once every run completed or failed; cancels the rest on an error."""
+        self.started = time.monotonic()
         try:
             while self.queue or self.running:
                 self._dispatch()
@@ -165,7 +174,9 @@ class EvaluationRuns:
             result = self.queue.pop(0)
             result.status, result.attempts = "running", result.attempts + 1
             result.episodes, result.agent_steps = [], 0
-            gen = self.task.remote(result.spec, self.init_ref, cfg, self.cfg.workers.threads)
+            method = result.spec.method
+            init = None if method == RANDOM else self.init_refs[method]
+            gen = self.task.remote(result.spec, init, cfg, self.cfg.workers.threads)
             self.running[gen] = _Running(result, time.monotonic())
 
     def _receive(self, gen) -> None:
@@ -204,14 +215,16 @@ class EvaluationRuns:
 
     def _finished(self, result: RunResult) -> None:
         self.done += 1
-        head = f"[{self.done}/{len(self.results)} done] {result.spec.label}:"
+        total = self.done_before + len(self.results)
+        head = f"[{self.done_before + self.done}/{total} done] {result.spec.label}:"
+        tail = f"; {self.eta()}" if self.done < len(self.results) else ""
         if result.status == "completed":
             window = min(len(result.episodes), self.window)
             score = final_score([r for _, r in result.episodes], self.window)
             self._say(f"{head} {result.agent_steps:,} steps, {len(result.episodes)} episodes, "
-                      f"mean return of the last {window} {score:.1f}, {result.seconds:.0f} s")
+                      f"mean return of the last {window} {score:.1f}, {result.seconds:.0f} s{tail}")
         else:
-            self._say(f"{head} FAILED ({result.error})")
+            self._say(f"{head} FAILED ({result.error}){tail}")
         self.on_finish(result)
 
     def _expire_silent(self) -> None:
@@ -230,67 +243,23 @@ class EvaluationRuns:
         steps = sum(min(r.agent_steps, r.spec.steps) for r in self.results)
         running = ", ".join(f"{r.spec.label} {100 * r.agent_steps / r.spec.steps:.0f}%"
                             for r in [run.result for run in self.running.values()][:6])
-        self._say(f"  progress {100 * steps / max(total, 1):.0f}%: {self.done}/{len(self.results)}"
-                  f" done, {len(self.queue)} queued; running: {running}")
+        self._say(f"  progress {100 * steps / max(total, 1):.0f}%: "
+                  f"{self.done_before + self.done}/{self.done_before + len(self.results)} done, "
+                  f"{len(self.queue)} queued, {self.eta()}; running: {running}")
+
+    def eta(self) -> str:
+        """Time left at this session's rate of agent steps (all runs in flight together)."""
+        progress = sum(min(r.agent_steps, r.spec.steps) for r in self.results)
+        left = sum(r.spec.steps - min(r.agent_steps, r.spec.steps) for r in self.results
+                   if r.status not in FINISHED)
+        elapsed = time.monotonic() - self.started
+        if progress <= 0 or elapsed <= 0:
+            return "ETA unknown"
+        seconds = left * elapsed / progress
+        return ("ETA " + (f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+                          if seconds < 5400 else f"{seconds / 3600:.1f} h"))
 
     def _say(self, message: str) -> None:
         print(message, file=self.stream, flush=True)
 
 
-def run_evaluation(init_path: str | Path, games: Sequence[str], cfg: ExperimentConfig,
-                   out: str | Path, *, seeds: int = 3, steps: int = 100_000, window: int = 100,
-                   stream: TextIO | None = None, interval: float = 10.0) -> dict:
-    """Trains every game × seed × {leap, random} on the running Ray instance and writes
-    curves.csv, evaluation.json, summary.json, plots/ and tensorboard/ into ``out``.
-
-    Seeds are ``cfg.seed + i`` for ``i < seeds``. Returns the summary (with ``failed`` runs).
-    """
-    from leap_rl.run_task import read_init
-
-    if not ray.is_initialized():
-        raise RuntimeError("run_evaluation needs a running Ray instance (ray.init first)")
-    out = Path(out)
-    check_out(out)
-    init = read_init(init_path, cfg)
-    specs = [RunSpec(g, m, cfg.seed + i, steps) for g in games for i in range(seeds)
-             for m in METHODS]
-    meta = {"init": str(init_path), "games": list(games),
-            "seeds": [cfg.seed + i for i in range(seeds)], "steps": steps,
-            "window": window, "config": cfg.model_dump(mode="json"), "runs": []}
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "evaluation.json", meta)
-    print(f"evaluating {init_path}: {len(games)} games × {seeds} seeds × (leap, random) = "
-          f"{len(specs)} runs of {steps:,} agent steps → {out}", file=stream, flush=True)
-
-    evaluation = EvaluationRuns(specs, ray.put(init), cfg, window=window, stream=stream,
-                                interval=interval)
-
-    def on_finish(result: RunResult) -> None:  # as runs finish, so a crash loses no result
-        if result.status == "completed":
-            s = result.spec
-            report.append_curves(out / "curves.csv", s.game, s.method, s.seed, result.episodes,
-                                 window)
-        _write_json(out / "evaluation.json",
-                    {**meta, "runs": [r.record() for r in evaluation.results]})
-
-    evaluation.on_finish = on_finish
-    results = evaluation.run()
-    if not any(r.status == "completed" for r in results):
-        raise EvaluationError(f"every run failed; see the errors in {out / 'evaluation.json'}")
-    runs, _ = report.load_runs(out)
-    report.write_tensorboard(out / "tensorboard", runs, window)
-    summary = report.render(out, stream=stream)
-    return {**summary, "failed": [r.spec.label for r in results if r.status != "completed"]}
-
-
-def check_out(out: Path) -> None:
-    """Refuses an output directory that already holds an evaluation."""
-    if (out / "curves.csv").exists() or (out / "evaluation.json").exists():
-        raise ArtifactError(f"{out} already holds an evaluation; choose another --out "
-                            "(or re-render it with `leap-rl report`)")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)

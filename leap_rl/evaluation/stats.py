@@ -3,6 +3,10 @@
 Pure numpy and scipy; no Ray, torch or files. Definitions (Flennerhag et al., ICLR 2019, section
 4.3, figure 4, appendix F table 6):
 
+- **Methods**: ``random`` (a fresh, seeded encoder: the paper's "no pretraining" baseline) and
+  one or more named initializations θ⁰ (``leap``, ``reptile``, ...). Every method trains seed
+  ``s`` with the same environments, heads and action sampling as the random run of seed ``s``;
+  only the encoder's starting weights differ (a paired design).
 - **Moving average** (figure 4 smooths with a window of 500 episodes): for the episodes of one run
   in order of completion, ``ma[i]`` = mean of the raw returns of episodes ``max(0, i-W+1) … i``
   (fewer than ``W`` at the start).
@@ -18,9 +22,9 @@ Pure numpy and scipy; no Ray, torch or files. Definitions (Flennerhag et al., IC
   random-initialization runs' values of the same quantity across seeds. Fallback: when ``σ_r`` is
   0 or undefined (one seed) it is replaced by 1, so the score is the plain difference ``x − μ_r``;
   the summary records which rule was used.
-- **Paired difference** Leap − random (both runs of a seed share environments, heads and action
-  sampling): the per-seed differences ``d_s = x_leap(s) − x_random(s)`` over the seeds where both
-  are finite, their mean, and a 95% bootstrap interval of that mean from ``scipy.stats.bootstrap``
+- **Paired difference** ``a − b`` of two methods (every method − random, and every pair of named
+  methods): the per-seed differences ``d_s = x_a(s) − x_b(s)`` over the seeds where both are
+  finite, their mean, and a 95% bootstrap interval of that mean from ``scipy.stats.bootstrap``
   resampling the ``d_s`` — i.e. resampling seeds, which keeps each seed's pair together.
   Percentile method, 10,000 resamples, seeded. Degenerate cases, decided here rather than by
   scipy: all ``d_s`` equal → the interval is that value (every resample has that mean); fewer than
@@ -31,13 +35,15 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-METHODS = ("leap", "random")
+RANDOM = "random"
 BOOTSTRAP = {"resamples": 10_000, "level": 0.95, "seed": 0, "method": "percentile"}
+QUANTITIES = ("final", "auc")
 # scipy ≥ 1.15 names the generator argument ``rng``; older versions ``random_state``.
 _RNG_ARG = "rng" if "rng" in inspect.signature(scipy_stats.bootstrap).parameters \
     else "random_state"
@@ -114,6 +120,7 @@ def normalize(x: float | np.ndarray, norm: Mapping) -> float | np.ndarray:
     return (x - norm["mean"]) / norm["scale"]
 
 
+
 def paired_bootstrap(differences: Sequence[float], *, resamples: int = BOOTSTRAP["resamples"],
                      level: float = BOOTSTRAP["level"], seed: int = BOOTSTRAP["seed"]) -> dict:
     """Mean of the per-seed differences and its bootstrap interval (``scipy.stats.bootstrap``).
@@ -144,10 +151,22 @@ def paired_bootstrap(differences: Sequence[float], *, resamples: int = BOOTSTRAP
 
 
 def bootstrap_difference(a: Mapping[int, float], b: Mapping[int, float], **kwargs) -> dict:
-    """Method ``a`` − method ``b`` (Leap − random) paired by seed (the seeds both have, finite values only), with
+    """Method ``a`` − method ``b`` paired by seed (the seeds both have, finite values only), with
     the interval of :func:`paired_bootstrap`."""
     seeds = sorted(s for s in set(a) & set(b) if np.isfinite(a[s]) and np.isfinite(b[s]))
     return paired_bootstrap([a[s] - b[s] for s in seeds], **kwargs)
+
+
+def comparisons(methods: Sequence[str]) -> list[tuple[str, str]]:
+    """The pairs (a, b) reported as a − b: each named method − random, then each pair of named
+    methods in the order given (leap − reptile, ...)."""
+    named = [m for m in methods if m != RANDOM]
+    return [(m, RANDOM) for m in named] + list(combinations(named, 2))
+
+
+def pair_key(a: str, b: str) -> str:
+    """The key of the a − b difference in summary.json."""
+    return f"{a} - {b}"
 
 
 def _quantity(per_seed: Mapping[int, float]) -> dict:
@@ -158,45 +177,58 @@ def _quantity(per_seed: Mapping[int, float]) -> dict:
 
 
 def summarize_game(runs: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray, int]],
-                   window: int) -> dict:
-    """Per-method final/AUC (raw and normalized) and the Leap − random differences of one game.
+                   window: int, methods: Sequence[str] | None = None) -> dict:
+    """Per-method final/AUC (raw and normalized) and the paired differences of one game.
 
-    ``runs`` maps (method, seed) to (episode steps, raw returns, total steps of the run).
+    ``runs`` maps (method, seed) to (episode steps, raw returns, total steps of the run);
+    ``methods`` gives the report order of the named methods (others in ``runs`` follow, sorted).
     """
-    values = {m: {"final": {}, "auc": {}} for m in METHODS}
+    methods = method_order(methods or (), {m for m, _ in runs})
+    values = {m: {q: {} for q in QUANTITIES} for m in methods}
     for (method, seed), (steps, returns, total) in sorted(runs.items()):
-        ma = moving_average(returns, window)
         values[method]["final"][seed] = final_score(returns, window)
-        values[method]["auc"][seed] = auc(steps, ma, total)
-    norms = {q: normalizer(values["random"][q].values()) for q in ("final", "auc")}
-    methods = {}
-    for m in METHODS:
-        methods[m] = {"seeds": sorted(values[m]["final"])}
-        for q in ("final", "auc"):
-            methods[m][q] = _quantity(values[m][q])
-            methods[m][f"{q}_normalized"] = _quantity(
+        values[method]["auc"][seed] = auc(steps, moving_average(returns, window), total)
+    norms = {q: normalizer(values[RANDOM][q].values()) for q in QUANTITIES}
+    per_method = {}
+    for m in methods:
+        per_method[m] = {"seeds": sorted(values[m]["final"])}
+        for q in QUANTITIES:
+            per_method[m][q] = _quantity(values[m][q])
+            per_method[m][f"{q}_normalized"] = _quantity(
                 {s: float(normalize(v, norms[q])) for s, v in values[m][q].items()})
-    diffs = {q: bootstrap_difference(values["leap"][q], values["random"][q])
-             for q in ("final", "auc")}
-    return {"methods": methods, "normalizer": norms, "difference": diffs}
+    diffs = {pair_key(a, b): {"a": a, "b": b, **{q: bootstrap_difference(values[a][q],
+                                                                          values[b][q])
+                                                 for q in QUANTITIES}}
+             for a, b in comparisons(methods)}
+    return {"methods": per_method, "normalizer": norms, "differences": diffs}
 
 
-def summarize(runs: Mapping[RunKey, tuple[np.ndarray, np.ndarray, int]], window: int) -> dict:
-    """summary.json: every game's :func:`summarize_game` and the mean normalized score across
-    games (the average of the per-game mean normalized scores, figure 4's "mean normalized")."""
+def method_order(given: Sequence[str] = (), present: Iterable[str] = ()) -> list[str]:
+    """The named methods in the order ``given``, then the others ``present`` sorted, then random."""
+    named = [*given, *sorted(present)]
+    return list(dict.fromkeys(m for m in named if m != RANDOM)) + [RANDOM]
+
+
+def summarize(runs: Mapping[RunKey, tuple[np.ndarray, np.ndarray, int]], window: int,
+              methods: Sequence[str] | None = None) -> dict:
+    """summary.json: every game's :func:`summarize_game`, and per method the mean normalized
+    score across games (the average of the per-game means, figure 4's "mean normalized") and in
+    how many games each difference's interval lies above zero (final score)."""
+    methods = method_order(methods or (), {m for _, m, _ in runs})
     games: dict[str, dict] = {}
     for (game, method, seed), run in runs.items():
         games.setdefault(game, {})[(method, seed)] = run
-    per_game = {g: summarize_game(games[g], window) for g in sorted(games)}
-    overall = {}
-    for q in ("final_normalized", "auc_normalized"):
-        overall[q] = {m: _nanmean([per_game[g]["methods"][m][q]["mean"] for g in per_game])
-                      for m in METHODS}
+    per_game = {g: summarize_game(games[g], window, methods) for g in sorted(games)}
+    overall: dict = {q: {m: _nanmean([per_game[g]["methods"][m][q]["mean"] for g in per_game])
+                         for m in methods} for q in ("final_normalized", "auc_normalized")}
     overall["games"] = len(per_game)
-    overall["games_ci_above_zero"] = sum(
-        1 for g in per_game if per_game[g]["difference"]["final"]["low"] > 0)
-    return {"window": window, "bootstrap": {**BOOTSTRAP, "paired_over": "seeds"},
-            "games": per_game, "overall": overall}
+    overall["ci_above_zero"] = {
+        pair_key(a, b): sum(1 for g in per_game
+                            if per_game[g]["differences"][pair_key(a, b)]["final"]["low"] > 0)
+        for a, b in comparisons(methods)}
+    return {"window": window, "methods": methods,
+            "bootstrap": {**BOOTSTRAP, "paired_over": "seeds"}, "games": per_game,
+            "overall": overall}
 
 
 def _nanmean(values: Sequence[float]) -> float:

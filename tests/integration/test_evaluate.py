@@ -1,5 +1,6 @@
 """`leap-rl evaluate`: bad input stops before Ray; a tiny real evaluation on Ray writes
-consistent curves, summary, plots and TensorBoard, and `report` reproduces its summary."""
+consistent curves, summary, plots and TensorBoard, and `report` reproduces its summary; a
+three-way evaluation (two named inits + random) pairs seeds and resumes after an interruption."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_game_sets():
 @pytest.mark.parametrize("argv, error, fragment", [
     (["--games", "Breakotu"], UnknownGameError, "Did you mean"),
     (["--games", " , "], ConfigError, "selects no game"),
-    (["--init", "missing.pt"], ArtifactError, "no such file"),
+    (["--init", "other=missing.pt"], ArtifactError, "no such file"),
     (["--set", "inner.encoder=mlp"], ArtifactError, "inner.encoder"),
 ])
 def test_bad_input_is_a_user_error_before_ray_starts(argv, error, fragment, init_path):
@@ -72,13 +73,13 @@ def test_an_existing_evaluation_is_not_overwritten(tmp_path, init_path):
     (tmp_path / "evaluation.json").write_text("{}")
     handler, args = parse("evaluate", "--init", str(init_path), "--out", str(tmp_path),
                           "--games", "Pong", *[a for s in TINY for a in ("--set", s)])
-    with pytest.raises(ArtifactError, match="already holds an evaluation"):
+    with pytest.raises(ArtifactError, match="already holds an evaluation; add --resume"):
         handler(args)
 
 
 @pytest.mark.integration
 def test_tiny_real_evaluation(ray_local, tmp_path, init_path):
-    from leap_rl.evaluation.runner import run_evaluation
+    from leap_rl.evaluation.experiment import run_evaluation
 
     cfg = load_config(None, TINY)
     out, console = tmp_path / "eval", io.StringIO()
@@ -101,8 +102,9 @@ def test_tiny_real_evaluation(ray_local, tmp_path, init_path):
     saved = json.loads((out / "summary.json").read_text())
     pong = saved["games"]["Pong"]
     assert pong["methods"]["leap"]["seeds"] == pong["methods"]["random"]["seeds"] == [0, 1]
-    assert pong["difference"]["final"]["n"] == 2 and saved["steps"] == 320
-    assert {k: v for k, v in summary.items() if k != "failed"} == saved
+    assert pong["differences"]["leap - random"]["final"]["n"] == 2 and saved["steps"] == 320
+    assert summary == saved and saved["methods"] == ["leap", "random"]
+    assert len(list((out / "runs" / "Pong").glob("*/seed-*.json"))) == 4
     assert (out / "plots" / "Pong.png").is_file() and (out / "plots" / "summary.png").is_file()
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -118,15 +120,13 @@ def test_tiny_real_evaluation(ray_local, tmp_path, init_path):
 
 @pytest.mark.integration
 def test_a_failing_run_is_retried_then_reported_failed(ray_local, init_path):
-    import ray
-
     from leap_rl.evaluation.runner import EvaluationRuns, RunSpec
 
     cfg = load_config(None, TINY + ["workers.failure_policy=retry", "workers.max_task_retries=1"])
     console, finished = io.StringIO(), []
     spec = RunSpec("NotAGame", "random", 0, 40)  # fails inside the Ray task, at env creation
-    runs = EvaluationRuns([spec], ray.put({}), cfg, on_finish=finished.append, stream=console)
+    runs = EvaluationRuns([spec], {}, cfg, on_finish=finished.append, stream=console)
     [result] = runs.run()
     assert result.status == "failed" and result.attempts == 2 and finished == [result]
     assert "NotAGame" in result.error and "retrying" in console.getvalue()
-    assert "FAILED" in console.getvalue()
+    assert "FAILED" in console.getvalue() and "[1/1 done]" in console.getvalue()

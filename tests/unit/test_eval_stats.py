@@ -1,5 +1,5 @@
 """Evaluation statistics against hand-computed values (the paired bootstrap on cases whose answer
-is known), and `report` reproducing summary.json."""
+is known), and `report` reproducing summary.json for every method."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from leap_rl.evaluation import report
 from leap_rl.evaluation.stats import (
     auc,
     bootstrap_difference,
+    comparisons,
     final_score,
     mean_std,
     moving_average,
@@ -147,6 +148,13 @@ def test_bootstrap_edge_cases():
     assert 0 <= d["low"] < d["mean"] == 6.0 < d["high"] <= 16  # within [min d, max d]
 
 
+def test_comparisons_are_each_method_against_random_then_pairs_in_order():
+    assert comparisons(["leap", "random"]) == [("leap", "random")]
+    assert comparisons(["leap", "reptile", "joint", "random"]) == [
+        ("leap", "random"), ("reptile", "random"), ("joint", "random"),
+        ("leap", "reptile"), ("leap", "joint"), ("reptile", "joint")]
+
+
 def _toy_runs():
     """Two seeds per method, two episodes each at steps 10 and 30 of 40, window 2."""
     returns = {("random", 0): [0, 2], ("random", 1): [2, 4], ("leap", 0): [4, 6],
@@ -170,9 +178,28 @@ def test_summarize_game_by_hand():
     random_norm = g["methods"]["random"]["final_normalized"]
     assert random_norm["mean"] == pytest.approx(0) and random_norm["std"] == pytest.approx(1)
     # differences 5 − 1 = 7 − 3 = 4 and 4.25 − 0.25 = 6.25 − 2.25 = 4: degenerate CI
+    assert list(g["differences"]) == ["leap - random"]
     for q in ("final", "auc"):
-        assert g["difference"][q] == {"mean": 4.0, "low": 4.0, "high": 4.0, "n": 2,
-                                      "note": "all differences equal"}
+        assert g["differences"]["leap - random"][q] == {
+            "mean": 4.0, "low": 4.0, "high": 4.0, "n": 2, "note": "all differences equal"}
+
+
+def test_summarize_game_with_three_methods():
+    runs = _toy_runs()
+    # reptile: finals 2 and 5 (seed 0: returns 2, 2; seed 1: 4, 6)
+    runs[("reptile", 0)] = (np.array([10, 30]), np.array([2.0, 2.0]), 40)
+    runs[("reptile", 1)] = (np.array([10, 30]), np.array([4.0, 6.0]), 40)
+    g = summarize_game(runs, window=2, methods=["reptile", "leap"])
+    assert list(g["methods"]) == ["reptile", "leap", "random"]
+    assert list(g["differences"]) == ["reptile - random", "leap - random", "reptile - leap"]
+    # reptile − random: finals (2 − 1, 5 − 3) = (1, 2); reptile − leap: (2 − 5, 5 − 7) = (−3, −2)
+    assert g["differences"]["reptile - random"]["final"]["mean"] == 1.5
+    vs_leap = g["differences"]["reptile - leap"]
+    assert (vs_leap["a"], vs_leap["b"]) == ("reptile", "leap")
+    assert vs_leap["final"]["mean"] == -2.5 and vs_leap["final"]["high"] <= -2.0
+    # normalized by the random runs only (mean 2, std √2): reptile (0, 3/√2)
+    assert g["methods"]["reptile"]["final_normalized"]["per_seed"] == {
+        "0": pytest.approx(0.0), "1": pytest.approx(3 / SQRT2)}
 
 
 def test_summarize_across_games():
@@ -183,18 +210,23 @@ def test_summarize_across_games():
     assert list(summary["games"]) == ["Breakout", "Pong"]
     # Breakout: one random seed -> unit scale, leap normalized 1 − 1 = 0; Pong: 2√2
     assert summary["overall"]["final_normalized"]["leap"] == pytest.approx(SQRT2)
-    assert summary["overall"]["games"] == 2 and summary["overall"]["games_ci_above_zero"] == 1
+    assert summary["methods"] == ["leap", "random"]
+    # Pong's interval is the point 4 > 0; Breakout's one seed gives none
+    assert summary["overall"]["games"] == 2
+    assert summary["overall"]["ci_above_zero"] == {"leap - random": 1}
 
 
-def _write_evaluation(out, runs, extra_runs=()):
-    """A synthetic finished evaluation: curves.csv and evaluation.json as evaluate writes them."""
+def _write_evaluation(out, runs, extra_runs=(), settings=None):
+    """A synthetic evaluation: curves.csv and evaluation.json; without ``settings`` in the
+    layout of evaluations before named inits (one init, its path at the top)."""
     out.mkdir()
     records = []
     for (game, method, seed), (steps, returns, total) in runs.items():
         report.append_curves(out / "curves.csv", game, method, seed, zip(steps, returns), 3)
         records.append({"game": game, "method": method, "seed": seed, "steps": total,
                         "status": "completed", "agent_steps": total})
-    meta = {"init": "x/encoder.pt", "steps": 40, "window": 3, "runs": records + list(extra_runs)}
+    meta = {"window": 3, "runs": records + list(extra_runs)}
+    meta.update({"settings": settings} if settings else {"init": "x/encoder.pt", "steps": 40})
     (out / "evaluation.json").write_text(json.dumps(meta))
 
 
@@ -216,7 +248,8 @@ def test_report_reproduces_summary_from_curves(tmp_path, capsys):
     second = report.render(tmp_path / "eval", plots=False)
     assert first == second and (tmp_path / "eval" / "summary.json").read_text() == text
     runs[("Pong", "leap", 3)] = (np.zeros(0, int), np.zeros(0), 4000)
-    direct = report.clean_json({**summarize(runs, 3), "steps": 40, "init": "x/encoder.pt"})
+    direct = report.clean_json({**summarize(runs, 3), "steps": 40, "failed": ["Pong/random/seed 3"],
+                                "inits": {"leap": {"path": "x/encoder.pt"}}})
     assert json.loads(text) == json.loads(json.dumps(direct))
     assert first["games"]["Pong"]["methods"]["leap"]["final"]["per_seed"]["3"] is None
     assert first["games"]["Pong"]["methods"]["random"]["seeds"] == [0, 1, 2]
@@ -224,6 +257,27 @@ def test_report_reproduces_summary_from_curves(tmp_path, capsys):
         assert (tmp_path / "eval" / "plots" / name).stat().st_size > 1000
     table = capsys.readouterr().out
     assert "Breakout" in table and "leap − random" in table and "mean normalized score" in table
+    assert "failed: Pong/random/seed 3" in table
+
+
+def test_report_covers_every_method_in_the_order_given(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    runs = {("Pong", m, s): (np.sort(rng.integers(1, 400, size=8)), rng.normal(mu, 1, size=8), 400)
+            for m, mu in (("reptile", 3), ("leap", 6), ("random", 0)) for s in (0, 1, 2)}
+    settings = {"methods": ["reptile", "leap", "random"], "steps": 400,
+                "inits": {"reptile": {"path": "b.pt"}, "leap": {"path": "a.pt"}}}
+    _write_evaluation(tmp_path / "eval", runs, settings=settings)
+    summary = report.render(tmp_path / "eval")
+    assert summary["methods"] == ["reptile", "leap", "random"]
+    assert set(summary["games"]["Pong"]["differences"]) == {
+        "reptile - random", "leap - random", "reptile - leap"}
+    assert summary["inits"] == settings["inits"] and summary["failed"] == []
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split()[1] for line in lines if line.startswith("Pong")]
+    assert rows == ["reptile", "leap", "random"]
+    diffs = [line.split("(n=")[0].strip() for line in lines if "(n=3)" in line]
+    assert diffs == ["reptile − random", "leap − random", "reptile − leap"]
+    assert (tmp_path / "eval" / "plots" / "Pong.png").stat().st_size > 1000
 
 
 def test_report_on_a_directory_without_an_evaluation_is_an_artifact_error(tmp_path):
