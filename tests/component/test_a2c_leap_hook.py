@@ -15,20 +15,33 @@ from leap_rl.leap import LeapAccumulator
 
 
 class RecordingAccumulator(LeapAccumulator):
-    """The real accumulator, plus a check of every observation against the live model."""
+    """The real accumulator, plus a check of every observation against the live model.
+
+    The parameters observed are views of the model's own: they are cloned when observed and
+    compared with the model's parameters as the optimizer is about to step (θⁱ, which a
+    comparison of the views with the live tensors, one storage, could not tell from θⁱ⁺¹).
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.model: torch.nn.Module | None = None
         self.calls = 0
+        self.steps = 0
         self.seen_params: list[dict[str, torch.Tensor]] = []
         self.losses: list[torch.Tensor] = []
 
+    def attach(self, learner: A2CLearner) -> None:
+        """Check each optimizer step of ``learner`` against the observation before it."""
+        live = dict(learner.model.named_parameters())
+
+        def before_step(*_) -> None:
+            self.steps += 1
+            assert self.calls == self.steps  # one observe per step, before it
+            for name, seen in self.seen_params[-1].items():
+                assert torch.equal(seen, live[name].detach()), name
+
+        learner.optimizer.register_step_pre_hook(before_step)
+
     def observe(self, loss, params, grads) -> None:
-        live = dict(self.model.named_parameters()) if self.model is not None else {}
-        for name in params:
-            assert torch.equal(params[name], live[name].detach()), name
-            assert torch.equal(grads[name], live[name].grad), name
         self.calls += 1
         self.seen_params.append({n: t.detach().clone() for n, t in params.items()})
         self.losses.append(loss.detach().clone())
@@ -48,10 +61,10 @@ def cartpole_learner(accumulator, seed: int = 0, **overrides) -> A2CLearner:
 def test_one_observe_per_step_with_params_before_the_step():
     acc = RecordingAccumulator(metric="length")
     learner = cartpole_learner(acc)
-    acc.model = learner.model
+    acc.attach(learner)
     for _ in learner.train(total_agent_steps=20 * 12, report_every_updates=5):
         pass
-    assert acc.calls == learner.updates == 12
+    assert acc.calls == acc.steps == learner.updates == 12
     assert sorted(acc.seen_params[0]) == sorted(encoder_state(learner.model))
     # θⁱ⁺¹ (seen at step i+1) differs from θⁱ: the step was applied after observe, not before.
     for before, after in zip(acc.seen_params, acc.seen_params[1:]):
@@ -91,6 +104,7 @@ def test_loss_and_grads_passed_are_f_and_grad_f_at_theta_i(monkeypatch):
     learner.accumulator = Spy()
     for _ in range(3):
         learner.update()
+    assert len(seen) == len(batches) == 3  # else the zip below could check nothing
     for (loss, grads, model_i), (obs, actions, returns, args) in zip(seen, batches):
         logits, values = model_i(obs)  # a fresh forward at θⁱ on step i's batch
         expected, _ = real_loss(logits, values, actions, returns, *args)
@@ -184,10 +198,10 @@ def test_atari_end_to_end_with_real_accumulator(game, actions):
         assert model.policy.out_features == actions
         acc = RecordingAccumulator(metric="energy")
         learner = A2CLearner(env, model, cfg, seed=0, accumulator=acc)
-        acc.model = learner.model
+        acc.attach(learner)
         assert learner._obs.shape[1:] == (8, 3, 84, 84)
         reports = list(learner.train(total_agent_steps=320, report_every_updates=4))
-        assert acc.calls == learner.updates == 8 and learner.agent_steps == 320
+        assert acc.calls == acc.steps == learner.updates == 8 and learner.agent_steps == 320
         assert len(reports) == 2
         flushed = acc.flush()
         assert sorted(flushed) == sorted(encoder_state(model))
