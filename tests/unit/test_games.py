@@ -23,6 +23,7 @@ from leap_rl.envs import (
     resolve_game,
 )
 from leap_rl.envs import games, pools
+from leap_rl.envs.games import rom_id_to_name
 
 
 @pytest.fixture
@@ -136,9 +137,16 @@ def test_frozen_pool_equals_derivation(derived_pool):
 def test_pool_size_and_its_difference_to_the_paper_are_documented(derived_pool):
     # Paper: 27 games with <= 10 actions, Breakout and SpaceInvaders held out. ale-py gives
     # 27 *including* the two held-out games, so the pool proper has 25 (see pools docstring).
-    small = [g for g in pools.classic_games_available() if num_actions(g) <= POOL_MAX_ACTIONS]
-    assert len(small) == 27 and len(PRETRAINING_POOL) == 25
-    assert "27" in pools.__doc__ and "25" in pools.__doc__
+    small = [rom_id_to_name(g) for g in pools.classic_games_available()
+             if num_actions(g) <= POOL_MAX_ACTIONS]
+    assert len(small) == 27 and set(HELD_OUT_GAMES) <= set(small)
+    assert derived_pool == tuple(g for g in small if g not in HELD_OUT_GAMES)  # the rule itself
+    assert len(derived_pool) == len(PRETRAINING_POOL) == 25
+    # The docstring's figures are the ones the derivation gives, each where the text puts it.
+    doc = " ".join(pools.__doc__.split())
+    assert (f"gives exactly {len(small)} games with at most {POOL_MAX_ACTIONS} actions "
+            f"*including* {' and '.join(HELD_OUT_GAMES)}, hence {len(derived_pool)} games") in doc
+    assert f"keep the {len(derived_pool)} left" in doc
     assert all(resolve_game(g).num_actions <= POOL_MAX_ACTIONS for g in HELD_OUT_GAMES)
     assert not set(HELD_OUT_GAMES) & set(PRETRAINING_POOL)
 
