@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install smoke test test-fast bench clean
+.PHONY: install smoke test test-fast bench minatar-experiment clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration" tests
+
+# The MinAtar experiment of docs/results.md (about 2 hours on 2 cores); run again to resume.
+minatar-experiment: install
+	bash scripts/minatar_experiment.sh
 
 bench: install
 	$(BIN)/python bench/leap_overhead.py

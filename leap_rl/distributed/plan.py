@@ -30,10 +30,16 @@ def describe_plan(cfg: ExperimentConfig, out: str, address: str | None) -> str:
         f"leap:              metric {cfg.leap.metric}, loss in manifold "
         f"{cfg.leap.loss_in_manifold}, stabilizer {cfg.leap.stabilizer}; Adam lr "
         f"{meta.learning_rate:g}",
-        f"estimated:         {env_steps:,} env steps ({env_steps * cfg.env.frame_skip:,} "
-        "emulator frames)",
+        f"estimated:         {env_steps:,} env steps{_frames(cfg, env_steps)}",
     ]
     return "\n".join(lines)
+
+
+def _frames(cfg: ExperimentConfig, env_steps: int) -> str:
+    """Emulator frames, for Atari pools (a MinAtar step is one frame: nothing to add)."""
+    if cfg.inner.encoder == "minatar":
+        return ""
+    return f" ({env_steps * cfg.env.frame_skip:,} emulator frames)"
 
 
 def _learner(cfg: ExperimentConfig) -> str:
