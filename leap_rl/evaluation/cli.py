@@ -17,14 +17,21 @@ import sys
 from pathlib import Path
 
 from leap_rl.config import ConfigError, ExperimentConfig, load_config
-from leap_rl.envs import EVALUATION_SET, UnknownGameError, resolve_game
+from leap_rl.envs import (
+    EVALUATION_SET,
+    MINATAR_GAMES,
+    UnknownGameError,
+    is_minatar_name,
+    resolve_game,
+)
 from leap_rl.evaluation.stats import RANDOM
 
 GAME_SETS = {
     "table6": "the paper's evaluation games (table 6)",
     "pool": "the config's pretraining pool (meta.pool)",
     "heldout": "table-6 games not in meta.pool (default pool: Breakout, SpaceInvaders, "
-               "Asteroids, Alien, Gravitar, RoadRunner)",
+               "Asteroids, Alien, Gravitar, RoadRunner); for a MinAtar pool, the MinAtar games "
+               "not in it (configs/minatar.yaml: MinAtar/Breakout, MinAtar/SpaceInvaders)",
 }
 
 
@@ -126,7 +133,8 @@ def select_games(spec: str, cfg: ExperimentConfig) -> list[str]:
     elif key == "pool":
         games = list(cfg.meta.pool)
     elif key == "heldout":
-        games = [g for g in EVALUATION_SET if g not in cfg.meta.pool]
+        family = MINATAR_GAMES if all(is_minatar_name(g) for g in cfg.meta.pool) else EVALUATION_SET
+        games = [g for g in family if g not in cfg.meta.pool]
     else:
         games = [_game(name.strip()) for name in spec.split(",") if name.strip()]
     if not games:

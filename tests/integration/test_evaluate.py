@@ -9,6 +9,8 @@ import csv
 import io
 import json
 
+from pathlib import Path
+
 import pytest
 
 from leap_rl.artifacts import ArtifactError, save_init
@@ -44,6 +46,10 @@ def test_game_sets():
                                             "Gravitar", "RoadRunner"]
     assert select_games("pool", cfg) == list(cfg.meta.pool)
     assert select_games("breakout, ALE/Pong-v5,Breakout", cfg) == ["Breakout", "Pong"]
+    minatar = load_config(Path(__file__).parents[2] / "configs" / "minatar.yaml")
+    assert select_games("heldout", minatar) == ["MinAtar/Breakout", "MinAtar/SpaceInvaders"]
+    assert select_games("minatar/breakout,MinAtar/Seaquest", minatar) == [
+        "MinAtar/Breakout", "MinAtar/Seaquest"]
 
 
 @pytest.mark.parametrize("argv, error, fragment", [
