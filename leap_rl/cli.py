@@ -22,6 +22,7 @@ from leap_rl.artifacts import ArtifactError
 from leap_rl.config import ConfigError, config_fields_help, load_config
 from leap_rl.envs import MissingRomError, UnknownGameError
 from leap_rl.evaluation.cli import add_evaluate_parsers
+from leap_rl.joint_cli import add_joint_parser
 
 USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError)
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dry-run", action="store_true",
                        help="validate, print the plan and exit without starting Ray")
     COMMANDS.update(add_evaluate_parsers(sub))
+    COMMANDS.update(add_joint_parser(sub))
     return parser
 
 
