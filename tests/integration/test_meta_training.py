@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.artifacts import load_init
+from leap_rl.artifacts import load_init, verified_load
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints, load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init
@@ -47,8 +47,39 @@ def test_smoke_config_end_to_end(ray_local, tmp_path):
     learned = load_init(summary["init"])
     assert learned["meta_step"] == 2
     start, _ = initial_init(cfg)
-    moved = sum(float((learned["parameters"][k] - v).abs().sum()) for k, v in start.items())
-    assert moved > 0
+    ckpts = [verified_load(p)["meta_optimizer"] for p in list_checkpoints(tmp_path / "checkpoints")]
+    thetas = [start] + [c["init"] for c in ckpts]
+    assert all(torch.equal(learned["parameters"][k], thetas[2][k]) for k in start)
+    assert_adam_path(thetas, ckpts, tags, cfg.meta)
+
+
+def assert_adam_path(thetas, ckpts, tags, meta) -> None:
+    """θ⁰'s path is Adam's on the meta-gradients ∇F̄ₜ its state holds, with the norms logged.
+
+    ∇F̄₁ = m₁/(1−β₁) and ∇F̄₂ = (m₂ − β₁m₁)/(1−β₁) are read back from the checkpointed first
+    moments; both of Adam's steps are redone by hand from them (ε = 1e-8).
+    """
+    lr, (b1, b2), eps = meta.learning_rate, meta.betas, 1e-8
+    names = list(thetas[0])
+    m = [{k: c["adam"]["state"][i]["exp_avg"].double() for i, k in enumerate(names)}
+         for c in ckpts]
+    v = [{k: c["adam"]["state"][i]["exp_avg_sq"].double() for i, k in enumerate(names)}
+         for c in ckpts]
+    grads = [{k: m[0][k] / (1 - b1) for k in names},
+             {k: (m[1][k] - b1 * m[0][k]) / (1 - b1) for k in names}]
+    for t, g in enumerate(grads):
+        norm = sum(float(x.square().sum()) for x in g.values()) ** 0.5
+        assert norm == pytest.approx(tags["meta/grad_norm"][t], rel=1e-4) and norm > 0
+    for t in (0, 1):
+        for k in names:
+            torch.testing.assert_close(v[t][k], (1 - b2) * grads[t][k].square()
+                                       + (b2 * v[0][k] if t else 0), rtol=1e-4, atol=1e-20)
+            step = (m[t][k] / (1 - b1 ** (t + 1))) / ((v[t][k] / (1 - b2 ** (t + 1))).sqrt() + eps)
+            torch.testing.assert_close(thetas[t + 1][k].double(), thetas[t][k].double() - lr * step,
+                                       rtol=1e-5, atol=1e-7, msg=k)
+        moved = sum(float((thetas[t + 1][k] - thetas[t][k]).double().square().sum())
+                    for k in names) ** 0.5
+        assert moved == pytest.approx(tags["meta/init_update_norm"][t], rel=1e-4)
 
 
 def test_chunks_stream_while_tasks_train(ray_local, tmp_path):
