@@ -82,6 +82,48 @@ def assert_adam_path(thetas, ckpts, tags, meta) -> None:
         assert moved == pytest.approx(tags["meta/init_update_norm"][t], rel=1e-4)
 
 
+def test_driver_update_is_adam_on_the_mean_of_the_chunks_that_arrived(ray_local, tmp_path):
+    """θ⁰ after two meta-steps of a tiny real run equals torch.optim.Adam stepped on the mean
+    over tasks of each task's sum of the chunks the driver accepted (intercepted as they came)."""
+    cfg = config("meta.steps_per_task=200", "env.max_episode_frames=160", "workers.flush_every=2",
+                 "workers.num_cpus=0.5")
+    trainer = MetaTrainer(cfg, tmp_path, stream=open(os.devnull, "w"))
+    start = trainer.meta.init
+    sums: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+    log_chunk = trainer.log.chunk
+
+    def intercept(meta_step, game, steps, chunk, verdict):
+        if verdict == "accepted":
+            total = sums.setdefault((chunk.meta_step, chunk.task), {})
+            for k, g in chunk.progress.gradient.items():
+                total[k] = total[k] + g if k in total else g.clone()
+        log_chunk(meta_step, game, steps, chunk, verdict)
+
+    trainer.log.chunk = intercept
+    summary = trainer.run()
+    assert all(r["status"] == "completed" and r["chunks_received"] == 3
+               for r in read_tasks(tmp_path))
+    assert sorted(sums) == [(m, t) for m in (0, 1) for t in (0, 1)]
+
+    theta = {k: torch.nn.Parameter(v.clone()) for k, v in start.items()}
+    adam = torch.optim.Adam(theta.values(), lr=cfg.meta.learning_rate, betas=cfg.meta.betas,
+                            eps=1e-8)
+    for m in (0, 1):
+        for k, p in theta.items():
+            p.grad = (sums[m, 0][k] + sums[m, 1][k]) / 2  # ∇F̄ = (1/|B|) Σ_τ Gτ
+        adam.step()
+    learned = load_init(summary["init"])["parameters"]
+    assert all(not torch.equal(learned[k], start[k]) for k in start)
+    for k, p in theta.items():
+        torch.testing.assert_close(learned[k], p.detach(), rtol=1e-5, atol=1e-7, msg=k)
+    # Adam is blind to the gradient's scale (up to ε); its moments are not: ∇F̄ is a mean.
+    state = load_latest(tmp_path / "checkpoints")["meta_optimizer"]["adam"]["state"]
+    for i, p in enumerate(theta.values()):
+        for moment in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(state[i][moment], adam.state[p][moment], rtol=1e-5,
+                                       atol=1e-12)
+
+
 def test_chunks_stream_while_tasks_train(ray_local, tmp_path):
     arrivals = []
     trainer = MetaTrainer(config("meta.meta_steps=1", "workers.num_cpus=0.5"), tmp_path,
