@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -23,17 +23,17 @@ class ArtifactError(ValueError):
     """A file that is missing, truncated, or not what it claims to be."""
 
 
-def atomic_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temporary file beside ``path``, fsync, then rename over ``path``.
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Calls ``write(handle)`` on a temporary file beside ``path``, fsyncs, renames over ``path``.
 
-    A reader sees the old file or the new one, never a partial write.
+    A reader sees the old file or the new one, never a partial write; the rename is made durable.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -46,6 +46,11 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     finally:
         os.close(dir_fd)
     return path
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """torch.save ``obj`` to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def save_init(path: str | Path, params: Mapping[str, torch.Tensor], *, architecture: str,

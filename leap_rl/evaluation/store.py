@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from leap_rl.artifacts import ArtifactError
+from leap_rl.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig
 from leap_rl.evaluation.report import read_metadata, write_curves
 from leap_rl.evaluation.stats import RANDOM, RunKey
@@ -154,15 +152,6 @@ def sync(out: Path, settings: Mapping[str, Any], window: int,
 
 
 def write_json(path: Path, data: Any, indent: int | None = 2) -> None:
-    """JSON to a temporary file beside ``path``, fsync, rename: a reader never sees half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(data, indent=indent) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """JSON to ``path`` atomically: a reader never sees half (:func:`atomic_write`)."""
+    text = (json.dumps(data, indent=indent) + "\n").encode()
+    atomic_write(path, lambda handle: handle.write(text))
