@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 smoke: install
-	$(BIN)/leap-rl train configs/smoke.yaml --out runs/smoke
+	$(BIN)/leap-rl train configs/smoke.yaml --out runs/smoke --force
 
 test: install
 	$(BIN)/python -m pytest -q -ra tests

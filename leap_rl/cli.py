@@ -62,11 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
                       "inner.algorithm (default: the config's)")
     train = sub.add_parser("train", help="meta-train an initialization with Leap on Ray")
     _add_config_args(train, positional=True)
-    train.add_argument("--out", default=None, help="run directory (default: runs/NAME)")
+    train.add_argument("--out", default=None, help="run directory for a new run; one that holds "
+                       "anything is refused (see --resume, --force) (default: a new "
+                       "runs/NAME-sSEED-YYYYmmdd-HHMMSS, UTC)")
     train.add_argument("--address", default=None, help="Ray cluster to join ('auto', or "
                        "host:port); default: RAY_ADDRESS if set, else an embedded local instance")
     train.add_argument("--resume", default=None, metavar="DIR",
                        help="continue the run in DIR from its latest good checkpoint")
+    train.add_argument("--resume-if-exists", action="store_true", help="with --out DIR: "
+                       "resume DIR if it holds a run (as --resume DIR), else start a new run "
+                       "there; for jobs that are submitted again after a stop")
+    train.add_argument("--force", action="store_true", help="with --out DIR: deletes everything "
+                       "already in DIR (an earlier run's config.yaml, tasks.jsonl, checkpoints/, "
+                       "init/, tensorboard/ and any other file in it) before a new run starts "
+                       "there; refused where DIR has no config.yaml")
     train.add_argument("--dry-run", action="store_true",
                        help="validate, print the plan and exit without starting Ray")
     COMMANDS.update(add_evaluate_parsers(sub))
@@ -113,15 +122,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     import os
 
     from leap_rl.distributed.plan import describe_plan
+    from leap_rl.distributed.rundir import begin_run, plan_start
 
-    cfg = load_config(args.config, args.overrides)
-    out = args.resume or args.out or f"runs/{cfg.name}"
+    start = plan_start(args.config, args.overrides, out=args.out, resume=args.resume,
+                       force=args.force, resume_if_exists=args.resume_if_exists)
+    cfg, out = start.cfg, str(start.out)
     address = args.address or os.environ.get("RAY_ADDRESS")
-    if args.resume and not Path(args.resume).is_dir():
-        raise ArtifactError(f"--resume {args.resume}: no such run directory")
     print(describe_plan(cfg, out, address))
+    print(start.describe())
     if args.dry_run:
         return 0
+    begin_run(start)
     import ray
 
     import torch
@@ -136,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         ray.init(address="local", include_dashboard=False, log_to_driver=False)
     try:
-        summary = MetaTrainer(cfg, out, resume=bool(args.resume)).run()
+        summary = MetaTrainer(cfg, out, resume=start.resume).run()
     except MetaTrainingError as err:
         print(f"leap-rl: error: {err}", file=sys.stderr)
         return 1

@@ -34,14 +34,10 @@ sys.exit(0 if path.is_file() and load_init(path)["meta_step"] >= steps else 1)
 PY
 }
 
-meta_train() {  # DIR [--set ...]: train, or resume from DIR's checkpoints
+meta_train() {  # DIR [--set ...]: resume the run DIR holds (checkpoint or not yet), else start it
   local dir=$1; shift
   if meta_done "$dir"; then echo "$dir: complete"; return; fi
-  if compgen -G "$dir/checkpoints/ckpt-*.pt" > /dev/null; then
-    "$BIN/leap-rl" train "$CONFIG" --resume "$dir" "$@"
-  else
-    "$BIN/leap-rl" train "$CONFIG" --out "$dir" "$@"
-  fi
+  "$BIN/leap-rl" train "$CONFIG" --out "$dir" --resume-if-exists "$@"
 }
 
 START=$SECONDS

@@ -40,6 +40,16 @@ def load_latest(directory: Path, log=None) -> dict[str, Any] | None:
     for leftover in directory.glob(".ckpt-*.tmp") if directory.is_dir() else []:
         log(f"removing {leftover.name}: a checkpoint write that never finished")
         leftover.unlink(missing_ok=True)
+    return _newest_loadable(directory, log)
+
+
+def completed_meta_steps(directory: Path) -> int:
+    """Meta-steps done in the checkpoint a resume would load (0: none usable); writes nothing."""
+    state = _newest_loadable(directory, lambda message: None)
+    return int(state["meta_step"]) if state is not None else 0
+
+
+def _newest_loadable(directory: Path, log) -> dict[str, Any] | None:
     for path in reversed(list_checkpoints(directory)):
         try:
             state = verified_load(path)

@@ -1,0 +1,166 @@
+"""`leap-rl train`'s run directory: a new run never overwrites another, `--force` says what it
+deletes and deletes it first, the default directory is unique per run, and re-running the
+Makefile's smoke target or the MinAtar script's meta-training stage keeps working.
+
+Everything here stops before Ray: ``ray.init`` is replaced by a trap that raises
+:class:`RayStarted`, so a test that reaches it knows the command got past every check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+import yaml
+
+from leap_rl.cli import build_parser, main
+
+ROOT = Path(__file__).parents[2]
+SMOKE = str(ROOT / "configs" / "smoke.yaml")
+
+
+class RayStarted(Exception):
+    """ray.init was called: the command passed every check a run makes before starting."""
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    def trap(*args, **kwargs):
+        raise RayStarted
+
+    monkeypatch.setattr(ray, "init", trap)
+
+
+def old_run(directory: Path) -> Path:
+    """A directory holding (the files of) an earlier run."""
+    (directory / "checkpoints").mkdir(parents=True)
+    (directory / "tensorboard").mkdir()
+    (directory / "config.yaml").write_text(Path(SMOKE).read_text())
+    (directory / "tasks.jsonl").write_text('{"meta_step": 0}\n')
+    (directory / "checkpoints" / "ckpt-000001.pt").write_bytes(b"old")
+    (directory / "tensorboard" / "events.out.tfevents.1").write_bytes(b"old")
+    return directory
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+def test_out_holding_a_run_is_refused_before_ray(tmp_path, no_ray, capsys):
+    run = old_run(tmp_path / "run")
+    before = listing(run)
+    assert main(["train", SMOKE, "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("leap-rl: error: ") and "Traceback" not in err
+    assert f"--out {run} already holds a run" in err
+    assert f"--resume {run}" in err and "--force" in err
+    assert listing(run) == before
+
+
+def test_force_deletes_the_old_run_first_and_says_what(tmp_path, no_ray, capsys):
+    run = old_run(tmp_path / "run")
+    with pytest.raises(RayStarted):
+        main(["train", SMOKE, "--out", str(run), "--force"])
+    assert run.is_dir() and listing(run) == []  # nothing of the old run left to mix in
+    out = capsys.readouterr().out
+    assert f"--force: deleting the previous run in {run}" in out
+    for entry in ("checkpoints/", "config.yaml", "tasks.jsonl", "tensorboard/"):
+        assert entry in out
+    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"]
+                         .format_help().split())
+    assert "--force" in help_text and "deletes everything already in DIR" in help_text
+
+
+def test_force_dry_run_deletes_nothing(tmp_path, no_ray, capsys):
+    run = old_run(tmp_path / "run")
+    before = listing(run)
+    assert main(["train", SMOKE, "--out", str(run), "--force", "--dry-run"]) == 0
+    assert "--force deletes its 4 entries first" in capsys.readouterr().out
+    assert listing(run) == before
+
+
+def test_force_refuses_a_directory_that_is_not_a_run(tmp_path, no_ray, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["train", SMOKE, "--out", str(tmp_path), "--force"]) == 2
+    assert "no config.yaml" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_empty_or_new_out_starts_a_run(tmp_path, no_ray):
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "new"):
+        with pytest.raises(RayStarted):
+            main(["train", SMOKE, "--out", str(out)])
+
+
+def test_default_out_is_unique_per_run(no_ray, capsys):
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    assert main(["train", SMOKE, "--set", "seed=7", "--dry-run"]) == 0
+    after = dt.datetime.now(dt.timezone.utc)
+    match = re.search(r"→ runs/smoke-s7-(\d{8}-\d{6})$", capsys.readouterr().out, re.M)
+    assert match, "the plan names no runs/<name>-s<seed>-<UTC time> directory"
+    when = dt.datetime.strptime(match[1], "%Y%m%d-%H%M%S").replace(tzinfo=dt.timezone.utc)
+    assert before <= when <= after
+
+
+def test_resume_if_exists_starts_fresh_or_resumes(tmp_path, no_ray, capsys):
+    run = tmp_path / "run"
+    argv = ["train", SMOKE, "--out", str(run), "--resume-if-exists", "--dry-run"]
+    assert main(argv) == 0
+    assert f"new run in {run}" in capsys.readouterr().out
+    old_run(run)
+    (run / "checkpoints" / "ckpt-000001.pt").unlink()
+    assert main(argv) == 0
+    assert f"resume {run}: no usable checkpoint yet, starts afresh" in capsys.readouterr().out
+
+
+def test_make_smoke_twice_reaches_ray_both_times(tmp_path, no_ray, monkeypatch):
+    recipe = re.search(r"^smoke:.*\n\t(.+)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    argv = shlex.split(recipe)
+    assert argv[0] == "$(BIN)/leap-rl"
+    argv = argv[1:]
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RayStarted):
+        main(argv)
+    out = argv[argv.index("--out") + 1] if "--out" in argv else None
+    old_run(tmp_path / (out or "runs/an-earlier-smoke"))  # what the first run left behind
+    time.sleep(1.1 if out is None else 0)  # a unique default differs by the second
+    with pytest.raises(RayStarted):
+        main(argv)
+
+
+def minatar_meta_train(directory: Path, tmp_path: Path) -> str:
+    """What scripts/minatar_experiment.sh's meta_train does for ``directory``, as a dry run."""
+    script = (ROOT / "scripts" / "minatar_experiment.sh").read_text()
+    functions = re.search(r"^meta_done\(\).*?^}\n\nmeta_train\(\).*?^}\n", script, re.M | re.S)[0]
+    stub = tmp_path / "bin"
+    stub.mkdir(exist_ok=True)
+    for name, command in (("leap-rl", '-m leap_rl.cli "$@" --dry-run'), ("python", '"$@"')):
+        (stub / name).write_text(f"#!/bin/sh\nexec {sys.executable} {command}\n")
+        (stub / name).chmod(0o755)
+    program = f'set -euo pipefail\nBIN={stub}\nCONFIG=configs/minatar.yaml\n{functions}\n' \
+              f'meta_train {shlex.quote(str(directory))} --set name=minatar_reptile\n'
+    result = subprocess.run(["bash", "-c", program], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "RAY_ADDRESS": "127.0.0.1:1"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_minatar_script_resumes_a_started_run_and_starts_a_missing_one(tmp_path):
+    run = tmp_path / "reptile"
+    assert f"new run in {run}" in minatar_meta_train(run, tmp_path)
+    run.mkdir()  # killed during its first meta-step: config.yaml and logs, no checkpoint yet
+    saved = yaml.safe_load((ROOT / "configs" / "minatar.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**saved, "name": "minatar_reptile"}))
+    (run / "tasks.jsonl").write_text("")
+    said = minatar_meta_train(run, tmp_path)
+    assert f"resume {run}: no usable checkpoint yet, starts afresh" in said
