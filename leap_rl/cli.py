@@ -27,8 +27,14 @@ from leap_rl.joint_cli import add_joint_parser
 USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError)
 
 
-def _add_config_args(parser: argparse.ArgumentParser, positional: bool) -> None:
-    if positional:
+def _add_config_args(parser: argparse.ArgumentParser, positional: bool,
+                     resumable: bool = False) -> None:
+    if positional and resumable:
+        parser.add_argument("config", nargs="?", default=None, help="experiment YAML, e.g. "
+                            "configs/paper.yaml; optional with --resume DIR, which takes the run's "
+                            "own DIR/config.yaml (a CONFIG given must match it but for meta."
+                            "meta_steps, workers.* and run.*)")
+    elif positional:
         parser.add_argument("config", help="experiment YAML, e.g. configs/paper.yaml")
     else:
         parser.add_argument("--config", default=None,
@@ -61,14 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="inner learner (sets inner.backend): the paper's A2C or RLlib's "
                       "inner.algorithm (default: the config's)")
     train = sub.add_parser("train", help="meta-train an initialization with Leap on Ray")
-    _add_config_args(train, positional=True)
+    _add_config_args(train, positional=True, resumable=True)
     train.add_argument("--out", default=None, help="run directory for a new run; one that holds "
                        "anything is refused (see --resume, --force) (default: a new "
                        "runs/NAME-sSEED-YYYYmmdd-HHMMSS, UTC)")
     train.add_argument("--address", default=None, help="Ray cluster to join ('auto', or "
                        "host:port); default: RAY_ADDRESS if set, else an embedded local instance")
     train.add_argument("--resume", default=None, metavar="DIR",
-                       help="continue the run in DIR from its latest good checkpoint")
+                       help="continue the run in DIR from its latest good checkpoint, with its "
+                       "own config.yaml; --set may change only meta.meta_steps, workers.* and "
+                       "run.* (recorded in DIR/overrides.jsonl)")
     train.add_argument("--resume-if-exists", action="store_true", help="with --out DIR: "
                        "resume DIR if it holds a run (as --resume DIR), else start a new run "
                        "there; for jobs that are submitted again after a stop")

@@ -3,22 +3,34 @@
 A new run never writes into another run's directory. A directory that holds anything is refused
 unless the run continues it (``--resume DIR``, or ``--out DIR --resume-if-exists``) or ``--force``
 deletes its contents first. Without ``--out`` every run gets a directory of its own,
-``runs/<name>-s<seed>-<UTC time>``, as cleanrl names its runs. Everything here is checked before
-Ray starts; :func:`plan_start` changes nothing on disk, :func:`begin_run` makes the changes.
+``runs/<name>-s<seed>-<UTC time>``, as cleanrl names its runs. A resumed run keeps its own
+``config.yaml``: only keys that are safe mid-run may change, each change recorded in
+``overrides.jsonl``. Everything here is checked before Ray starts; :func:`plan_start` changes
+nothing on disk, :func:`begin_run` makes the changes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from leap_rl.artifacts import ArtifactError
+import yaml
+
+from leap_rl.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig, load_config
 from leap_rl.distributed.checkpoint import completed_meta_steps
 
 LABEL = "start:             "  # aligned with describe_plan's lines
+# Keys a resumed run may change. None changes what a successful run computes: meta.meta_steps
+# extends the run (never below the meta-steps done); workers.* place and stream the same tasks
+# (num_cpus also sets a worker's thread count and flush_every how a task's sum is chunked: float
+# rounding at most), and failure_policy, max_task_retries and min_tasks_per_meta_step act only when
+# tasks fail; run.* sets checkpointing and when to give up.
+SAFE_ON_RESUME = ("meta.meta_steps", "workers.", "run.")
 
 
 class RunDirectoryError(ArtifactError):
@@ -34,9 +46,19 @@ class RunStart:
     resume: bool = False
     completed: int = 0  # meta-steps in the checkpoint the resume loads
     delete: list[str] = field(default_factory=list)  # DIR's entries that --force deletes first
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # key: (saved, new)
 
     def describe(self) -> str:
-        """One line for the plan that ``leap-rl train`` prints (``--dry-run`` included)."""
+        """Lines for the plan that ``leap-rl train`` prints (``--dry-run`` included)."""
+        if self.changes:
+            return (self._describe_start() + "\nchanges:           " + self.changes_text()
+                    + " (safe mid-run; recorded in overrides.jsonl)")
+        return self._describe_start()
+
+    def changes_text(self) -> str:
+        return ", ".join(f"{key} {was} → {now}" for key, (was, now) in self.changes.items())
+
+    def _describe_start(self) -> str:
         if self.resume and self.completed:
             return f"{LABEL}resume {self.out} after meta-step {self.completed} (its checkpoint)"
         if self.resume:
@@ -68,6 +90,9 @@ def plan_start(config: str | None, overrides: list[str], *, out: str | None = No
     _check_options(out, resume, force, resume_if_exists)
     if resume or (resume_if_exists and holds_run(Path(out))):
         return _plan_resume(Path(resume or out), config, overrides)
+    if config is None:
+        raise RunDirectoryError("a new run needs CONFIG (only --resume DIR takes the run's own "
+                                "config.yaml)")
     cfg = load_config(config, overrides)
     target = Path(out) if out else default_out(cfg)
     if not holds_run(target):
@@ -97,10 +122,41 @@ def _check_options(out, resume, force, resume_if_exists) -> None:
 
 
 def _plan_resume(run: Path, config: str | None, overrides: list[str]) -> RunStart:
+    """The run's own config.yaml, changed only where safe: by --set, or by a CONFIG given."""
     if not run.is_dir():
         raise RunDirectoryError(f"--resume {run}: no such run directory")
-    cfg = load_config(config, overrides)
-    return RunStart(cfg, run, resume=True, completed=completed_meta_steps(run / "checkpoints"))
+    completed, saved_path = completed_meta_steps(run / "checkpoints"), run / "config.yaml"
+    if not saved_path.is_file():  # a run stopped before it wrote one: only CONFIG can say
+        if config is None:
+            raise RunDirectoryError(f"--resume {run}: it has no config.yaml; give the CONFIG "
+                                    "the run was started with")
+        return RunStart(load_config(config, overrides), run, resume=True, completed=completed)
+    cfg = load_config(config if config is not None else saved_path, overrides)
+    changes = _differences(load_config(saved_path).model_dump(mode="json"),
+                           cfg.model_dump(mode="json"))
+    problems = [f"{key}: cannot change on resume (the run has {was!r}, given {now!r})"
+                for key, (was, now) in changes.items() if not key.startswith(SAFE_ON_RESUME)]
+    if cfg.meta.meta_steps < completed:
+        problems.append(f"meta.meta_steps: {cfg.meta.meta_steps} is fewer than the {completed} "
+                        "meta-steps already completed")
+    if problems:
+        raise RunDirectoryError(
+            f"--resume {run} continues with the run's own config.yaml; only meta.meta_steps, "
+            "workers.* and run.* may change (--set, or CONFIG); other settings need a new run "
+            "(--out):\n" + "\n".join(f"  - {p}" for p in problems))
+    return RunStart(cfg, run, resume=True, completed=completed, changes=changes)
+
+
+def _differences(saved: dict, new: dict, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two config dicts: (saved, new)."""
+    found = {}
+    for key in saved.keys() | new.keys():
+        was, now = saved.get(key), new.get(key)
+        if isinstance(was, dict) and isinstance(now, dict):
+            found.update(_differences(was, now, f"{prefix}{key}."))
+        elif was != now:
+            found[f"{prefix}{key}"] = (was, now)
+    return dict(sorted(found.items()))
 
 
 def _entries(directory: Path) -> list[str]:
@@ -110,7 +166,10 @@ def _entries(directory: Path) -> list[str]:
 
 
 def begin_run(start: RunStart, say=print) -> None:
-    """Makes the changes the plan announced: ``--force`` deletes the old run's entries first."""
+    """Makes the changes the plan announced: ``--force`` deletes the old run's entries first; a
+    resume records its accepted changes in overrides.jsonl, then writes them to config.yaml."""
+    if start.changes:
+        _record_changes(start, say)
     if start.delete:
         say(f"--force: deleting the previous run in {start.out}: {', '.join(start.delete)}")
         for name in start.delete:
@@ -119,3 +178,18 @@ def begin_run(start: RunStart, say=print) -> None:
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+
+
+def _record_changes(start: RunStart, say) -> None:
+    # The record first: a crash before config.yaml is rewritten records the change twice at
+    # worst, never loses it.
+    record = {"meta_step": start.completed,
+              "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "set": {key: now for key, (_, now) in start.changes.items()},
+              "was": {key: was for key, (was, _) in start.changes.items()}}
+    with (start.out / "overrides.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
+    text = yaml.safe_dump(start.cfg.model_dump(mode="json"), sort_keys=False)
+    atomic_write(start.out / "config.yaml", lambda handle: handle.write(text.encode()))
+    say(f"resume after meta-step {start.completed}: {start.changes_text()} (recorded in "
+        f"{start.out / 'overrides.jsonl'})")

@@ -9,6 +9,7 @@ Everything here stops before Ray: ``ray.init`` is replaced by a trap that raises
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shlex
@@ -164,3 +165,84 @@ def test_minatar_script_resumes_a_started_run_and_starts_a_missing_one(tmp_path)
     (run / "tasks.jsonl").write_text("")
     said = minatar_meta_train(run, tmp_path)
     assert f"resume {run}: no usable checkpoint yet, starts afresh" in said
+
+
+# ---------------------------------------------------------------- --resume takes DIR/config.yaml
+
+
+def saved_run(directory: Path, completed: int = 3, *overrides: str) -> dict:
+    """A run directory as a run leaves it: the resolved config.yaml, a checkpoint after
+    ``completed`` meta-steps. Returns the saved config."""
+    from leap_rl.config import load_config
+    from leap_rl.distributed.checkpoint import save_checkpoint
+
+    saved = load_config(SMOKE, ["meta.steps_per_task=1234", "meta.meta_steps=3", *overrides])
+    directory.mkdir(parents=True)
+    (directory / "config.yaml").write_text(yaml.safe_dump(saved.model_dump(mode="json"),
+                                                          sort_keys=False))
+    if completed:
+        save_checkpoint(directory / "checkpoints", completed, {"meta_optimizer": {}}, keep=3)
+    return saved.model_dump(mode="json")
+
+
+def test_resume_takes_the_runs_own_config_without_a_config_argument(tmp_path, capsys):
+    run = tmp_path / "run"
+    saved_run(run)
+    assert main(["train", "--resume", str(run), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "1,234 agent steps" in out and f"resume {run} after meta-step 3" in out
+
+
+def test_resume_accepts_the_config_it_was_started_with(tmp_path, capsys):
+    run = tmp_path / "run"
+    saved_run(run)
+    argv = ["train", SMOKE, "--resume", str(run), "--set", "meta.steps_per_task=1234",
+            "--set", "meta.meta_steps=3", "--dry-run"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "changes:" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,key,fragment", [
+    ([SMOKE], "meta.steps_per_task", "the run has 1234, given 2000"),  # CONFIG differs
+    (["--set", "inner.learning_rate=0.5"], "inner.learning_rate", "given 0.5"),
+    (["--set", "seed=3"], "seed", "the run has 0, given 3"),
+    (["--set", "meta.meta_steps=2"], "meta.meta_steps", "fewer than the 3 meta-steps"),
+])
+def test_resume_refuses_changes_that_are_not_safe_mid_run(tmp_path, no_ray, capsys, argv, key,
+                                                          fragment):
+    run = tmp_path / "run"
+    saved_run(run)
+    before = listing(run)
+    config, rest = (argv[0], argv[1:]) if argv[0] == SMOKE else (None, argv)
+    command = ["train", *([config] if config else []), "--resume", str(run), *rest]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("leap-rl: error: ") and "Traceback" not in err
+    assert re.search(rf"^  - {re.escape(key)}: .*{re.escape(fragment)}", err, re.M), err
+    assert listing(run) == before
+
+
+def test_safe_changes_on_resume_are_recorded_and_update_config_yaml(tmp_path, no_ray, capsys):
+    run = tmp_path / "run"
+    saved = saved_run(run)
+    changes = {"meta.meta_steps": 5, "workers.num_workers": 1, "workers.flush_every": 7,
+               "run.keep_checkpoints": 4}
+    argv = ["train", "--resume", str(run), "--set", "workers.num_cpus=1"]  # as saved: no change
+    for key, value in changes.items():
+        argv += ["--set", f"{key}={value}"]
+    with pytest.raises(RayStarted):
+        main(argv)
+    out = capsys.readouterr().out
+    assert "meta.meta_steps 3 → 5" in out and "overrides.jsonl" in out
+    records = [json.loads(line) for line in (run / "overrides.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and records[0]["meta_step"] == 3
+    assert records[0]["set"] == changes
+    assert records[0]["was"] == {"meta.meta_steps": 3, "workers.num_workers": 2,
+                                 "workers.flush_every": 5, "run.keep_checkpoints": 3}
+    dt.datetime.fromisoformat(records[0]["time"])
+    now = yaml.safe_load((run / "config.yaml").read_text())
+    expected = json.loads(json.dumps(saved))
+    for key, value in changes.items():
+        section, name = key.split(".")
+        expected[section][name] = value
+    assert now == expected  # the changed keys, and nothing else
