@@ -21,7 +21,7 @@ from leap_rl.artifacts import save_init
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.protocol import Assignment
-from leap_rl.distributed.runlog import RunLog
+from leap_rl.distributed.runlog import RunLog, log_step_after
 from leap_rl.distributed.runners import runner_for
 from leap_rl.distributed.scheduler import MetaStepRun, WorkerPool
 from leap_rl.envs import make_vector_env
@@ -78,10 +78,10 @@ class MetaTrainer:
         self.runner = runner or runner_for(cfg)
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
-        self.start = self.bad_in_a_row = 0
+        self.start = self.bad_in_a_row = self.log_step = 0
         if resume:
             self._restore(lambda message: print(message, file=stream, flush=True))
-        self.log = RunLog(self.out, cfg, stream, resume_after=self.start)
+        self.log = RunLog(self.out, cfg, stream, resume_after=self.start, step_after=self.log_step)
 
     def _restore(self, say) -> None:
         state = load_latest(self.out / "checkpoints", say)
@@ -91,6 +91,9 @@ class MetaTrainer:
         self.meta.load_state_dict(state["meta_optimizer"])
         self.start = int(state["meta_step"])
         self.bad_in_a_row = int(state.get("bad_in_a_row", 0))
+        # TensorBoard's step at the checkpoint; a checkpoint older than that field: recounted.
+        self.log_step = int(state["log_step"] if "log_step" in state
+                            else log_step_after(self.out, self.start))
         say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
 
     def run(self) -> dict:
@@ -147,6 +150,7 @@ class MetaTrainer:
 
     def _checkpoint(self, completed: int) -> None:
         state = {"meta_optimizer": self.meta.state_dict(), "bad_in_a_row": self.bad_in_a_row,
+                 "log_step": self.log.step,
                  "config": self.cfg.model_dump(mode="json"),
                  "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed}}
         save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)

@@ -1,4 +1,10 @@
-"""What a meta-training run leaves behind and shows: tasks.jsonl, TensorBoard, console lines."""
+"""What a meta-training run leaves behind and shows: tasks.jsonl, TensorBoard, console lines.
+
+Every TensorBoard scalar of a run is logged against one step that only grows over the whole run,
+resumes included: the run's cumulative agent steps. A meta-step's scalars sit at the sum of the
+steps of all tasks of all meta-steps up to it; a task's episode curve at the sum before its
+meta-step plus the task's own step.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +26,21 @@ class RunLog:
     """Writes the run directory's logs; prints progress at most every ``interval`` seconds."""
 
     def __init__(self, out: Path, cfg: ExperimentConfig, stream: TextIO = sys.stdout,
-                 interval: float = 10.0, resume_after: int = 0) -> None:
-        """``resume_after``: meta-steps already done; records of later ones (written before a
-        crash, then redone) are dropped from tasks.jsonl and TensorBoard."""
+                 interval: float = 10.0, resume_after: int = 0, step_after: int = 0) -> None:
+        """``resume_after``: meta-steps already done, ``step_after``: the run's step after them;
+        records of later ones (written before a crash, then redone) are dropped from tasks.jsonl
+        and TensorBoard."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.out, self.cfg, self.stream, self.interval = out, cfg, stream, interval
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
                                                         sort_keys=False))
-        self.writer = SummaryWriter(str(out / "tensorboard"),
-                                    purge_step=resume_after + 1 if resume_after else None)
+        # Always purged: whatever lies past the restored step (a fresh run has nothing there)
+        # is from meta-steps this run does again.
+        self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=step_after + 1)
+        self.step = step_after  # the run's step axis at the end of the last meta-step
+        self._last: dict[str, int] = {}  # each episode curve's last step
         self.writer.add_text("hparams", "```\n" + (out / "config.yaml").read_text() + "```")
         _keep_task_rows_before(out / "tasks.jsonl", resume_after)
         self.tasks = (out / "tasks.jsonl").open("a")
@@ -41,10 +51,9 @@ class RunLog:
         print(message, file=self.stream, flush=True)
 
     def chunk(self, meta_step: int, game: str, steps: int, chunk: Chunk, verdict: str) -> None:
-        """Per-game episode curves against the task's own steps, and a throttled status line."""
+        """Per-game episode curves on the run's step axis, and a throttled status line."""
         if verdict == "accepted":
-            for step, ret, _ in chunk.progress.episodes:
-                self.writer.add_scalar(f"task/{game}/episodic_return", ret, step)
+            self._episodes(f"task/{game}/episodic_return", chunk.progress.episodes)
         self._progress[chunk.task] = (game, chunk.progress.agent_steps, steps)
         now = time.monotonic()
         if now - self._last_print >= self.interval:
@@ -52,6 +61,19 @@ class RunLog:
             tasks = "  ".join(f"{g} {100 * s / max(t, 1):.0f}%" for g, s, t in
                               (self._progress[k] for k in sorted(self._progress)))
             self.say(f"  meta-step {meta_step + 1}: {tasks}")
+
+    def _episodes(self, tag: str, episodes: list[tuple[int, float, int]]) -> None:
+        """One point per task step that episodes ended at (a runner reports them at its
+        flushes): their mean return, at this meta-step's start plus that step."""
+        returns: dict[int, list[float]] = {}
+        for step, ret, _ in episodes:
+            returns.setdefault(step, []).append(ret)
+        for step in sorted(returns):
+            x = self.step + step
+            if x <= self._last.get(tag, self.step):  # a retried task walks its path again
+                continue
+            self.writer.add_scalar(tag, sum(returns[step]) / len(returns[step]), x)
+            self._last[tag] = x
 
     def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
                   update: dict, seconds: float, bad_in_a_row: int = 0) -> dict:
@@ -75,9 +97,12 @@ class RunLog:
             "meta/nonfinite_chunks": agg.nonfinite, "meta/step_seconds": seconds,
             "meta/skipped_segments": sum(r["skipped_segments"] for r in rows),
             "meta/update_skipped": float(update["skipped"]), "meta/bad_in_a_row": bad_in_a_row,
-            "meta/env_steps_per_second": steps / max(seconds, 1e-9)}
+            "meta/env_steps_per_second": steps / max(seconds, 1e-9),
+            "meta/meta_step": meta_step + 1}
+        # A meta-step in which no step counted still moves the axis, so that steps only grow.
+        self.step += max(steps, 1)
         for tag, value in scalars.items():
-            self.writer.add_scalar(tag, value, meta_step + 1)
+            self.writer.add_scalar(tag, value, self.step)
         self.writer.flush()
         total = self.cfg.meta.meta_steps
         bar = "#" * round(20 * (meta_step + 1) / total)
@@ -112,6 +137,15 @@ def _keep_task_rows_before(path: Path, meta_steps: int) -> None:
     rows = [line for line in path.read_text().splitlines()
             if line.strip() and json.loads(line)["meta_step"] < meta_steps]
     path.write_text("".join(line + "\n" for line in rows))
+
+
+def log_step_after(out: Path, meta_steps: int) -> int:
+    """The run's step axis after ``meta_steps`` meta-steps, counted from tasks.jsonl."""
+    steps = [0] * meta_steps
+    for row in read_tasks(out) if (out / "tasks.jsonl").exists() else []:
+        if row["meta_step"] < meta_steps:
+            steps[row["meta_step"]] += row["steps"]
+    return sum(max(s, 1) for s in steps)
 
 
 def read_tasks(out: str | Path) -> list[dict]:
