@@ -7,8 +7,10 @@ the default is the modern standard and the description says so.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -256,20 +258,85 @@ def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(p) for p in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
+        guess = _closest_key(error["loc"])
+        return f"{key}: unknown key" + (f"; did you mean {guess}?" if guess else "")
     value = error.get("input")
     if isinstance(value, (int, float, str, bool)) and len(repr(value)) < 60:
         return f"{key}: {message} (got {value!r})"
     return f"{key}: {message}"
 
 
+def _closest_key(loc: tuple[str | int, ...]) -> str | None:
+    """Known keys an unknown ``loc`` probably meant: the same name in another section (a key put
+    in the wrong place), else the nearest name in its own section; None when nothing is close."""
+    leaf = str(loc[-1]).lower()
+    moved = [k for k in _dotted_keys(ExperimentConfig) if k.rsplit(".", 1)[-1].lower() == leaf]
+    if moved:
+        return " or ".join(moved)
+    model: type[BaseModel] = ExperimentConfig
+    for part in loc[:-1]:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None  # not inside a section (a free-form mapping such as inner.rllib)
+        model = annotation
+    names = {name.lower(): name for name in model.model_fields}
+    match = difflib.get_close_matches(leaf, names, n=1)
+    return ".".join([*map(str, loc[:-1]), names[match[0]]]) if match else None
+
+
+def _dotted_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every key of ``model``, sections included, dotted: env, env.grayscale, env.minatar, ..."""
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys.extend(_dotted_keys(field.annotation, f"{prefix}{name}."))
+    return keys
+
+
 def config_fields_help(model: type[BaseModel] = ExperimentConfig, prefix: str = "") -> list[str]:
-    """``key: description`` for every field, dotted, for ``leap-rl config --describe``."""
+    """``key (type, default value): description`` for every field, dotted, for ``--describe``.
+
+    Types and values are written as a config file spells them: ``true``, ``null``, ``[a, b]``.
+    """
     lines = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             lines.extend(config_fields_help(annotation, f"{prefix}{name}."))
         else:
-            lines.append(f"{prefix}{name}: {field.description}")
+            default = field.get_default(call_default_factory=True)
+            lines.append(f"{prefix}{name} ({_type_name(annotation)}, default "
+                         f"{_value_text(default, short=True)}): {field.description}")
     return lines
+
+
+def _type_name(annotation: Any) -> str:
+    """``float``, ``int | null``, ``length | energy`` (a Literal's choices), ``list[str]``."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is type(None):
+        return "null"
+    if origin is Literal:
+        return " | ".join(_value_text(a) for a in args)
+    if origin in (Union, UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None:
+        inner = ", ".join(_type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _value_text(value: Any, short: bool = False) -> str:
+    """A value as YAML writes it inline; ``short`` abbreviates lists of more than four items."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        items = [_value_text(v) for v in value]
+        if short and len(items) > 4:
+            return f"[{', '.join(items[:3])}, ..., {items[-1]}] ({len(items)} items)"
+        return "[" + ", ".join(items) + "]"
+    return str(value)

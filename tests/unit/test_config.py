@@ -1,5 +1,6 @@
 """The experiment config: shipped files are valid, bad input is explained, every key documented."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,4 +83,50 @@ def test_every_field_has_a_description():
                 walk(field.annotation)
     walk(ExperimentConfig)
     lines = config_fields_help()
-    assert "leap.metric: " in "\n".join(lines) and len(lines) >= 30
+    assert "leap.metric (" in "\n".join(lines) and len(lines) >= 30
+
+
+def test_describe_gives_every_keys_type_default_and_meaning():
+    lines = config_fields_help()
+    for line in lines:
+        assert re.fullmatch(r"[a-z0-9_.]+ \(.+, default .+\): \S.*", line), line
+    text = "\n".join(lines)
+    for expected in ("inner.learning_rate (float, default 0.0001): RMSProp learning rate",
+                     "leap.metric (length | energy, default energy): Path length",
+                     "leap.stabilizer (bool, default true): ",
+                     "workers.num_workers (int | null, default null): ",
+                     "meta.betas (tuple[float, float], default [0.9, 0.999]): ",
+                     "inner.rllib (dict[str, Any], default {}): ",
+                     "env.minatar.channels (int, default 10): "):  # nested sections recurse
+        assert expected in text
+    pool = next(line for line in lines if line.startswith("meta.pool "))
+    assert pool.startswith("meta.pool (list[str], default [AirRaid, Amidar, ")
+    assert "(25 items)" in pool
+
+
+@pytest.mark.parametrize("overrides,text,expected", [
+    (["inner.learing_rate=1e-3"], None,
+     "inner.learing_rate: unknown key; did you mean inner.learning_rate?"),
+    ([], "env:\n  minatar:\n    chanels: 8\n",
+     "env.minatar.chanels: unknown key; did you mean env.minatar.channels?"),
+    ([], "innr:\n  num_envs: 4\n", "innr: unknown key; did you mean inner?"),
+    (["sed=3"], None, "sed: unknown key; did you mean seed?"),
+    (["workers.gpus=1"], None, "workers.gpus: unknown key; did you mean workers.num_gpus?"),
+    (["metric=length"], None, "metric: unknown key; did you mean leap.metric?"),  # misplaced
+    (["learning_rate=0.1"], None, "did you mean inner.learning_rate or meta.learning_rate?"),
+])
+def test_unknown_keys_suggest_the_closest_known_one(tmp_path, overrides, text, expected):
+    path = None
+    if text is not None:
+        path = tmp_path / "typo.yaml"
+        path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    assert expected in str(info.value)
+
+
+def test_unknown_keys_without_a_close_match_get_no_guess():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["surprise=1", "inner.lr=3"])
+    text = str(info.value)
+    assert "surprise: unknown key\n" in text + "\n" and "did you mean" not in text
