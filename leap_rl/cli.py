@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from leap_rl import __version__
 from leap_rl.artifacts import ArtifactError
 from leap_rl.config import ConfigError, config_fields_help, load_config
 from leap_rl.envs import MissingRomError, UnknownGameError
@@ -46,6 +47,7 @@ def _add_config_args(parser: argparse.ArgumentParser, positional: bool,
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leap-rl", description="Leap meta-training of an "
                                      "actor-critic encoder initialization across Atari games.")
+    parser.add_argument("--version", action="version", version=f"leap-rl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     config = sub.add_parser("config", help="validate a config and print it resolved")
@@ -86,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "there; refused where DIR has no config.yaml")
     train.add_argument("--dry-run", action="store_true",
                        help="validate, print the plan and exit without starting Ray")
+    # An override like --set seed=S (same list, so the later of the two wins).
+    train.add_argument("--seed", dest="overrides", action="append", type=_seed_override,
+                       metavar="S", help="seed for game sampling, heads and environments "
+                       "(same as --set seed=S; default: the config's)")
     COMMANDS.update(add_evaluate_parsers(sub))
     COMMANDS.update(add_joint_parser(sub))
     return parser
@@ -96,6 +102,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
     return value
+
+
+def _seed_override(text: str) -> str:
+    """``--seed S`` as the config override ``seed=S`` (the config checks the range)."""
+    try:
+        return f"seed={int(text)}"
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -169,12 +183,42 @@ COMMANDS = {"config": cmd_config, "train-task": cmd_train_task, "train": cmd_tra
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    status = 0
     try:
-        return COMMANDS[args.command](args)
-    except USER_ERRORS as err:
-        print(f"leap-rl: error: {err}", file=sys.stderr)
-        return 2
+        try:
+            args = build_parser().parse_args(argv)
+            status = COMMANDS[args.command](args)
+        except USER_ERRORS as err:
+            print(f"leap-rl: error: {err}", file=sys.stderr)
+            status = 2
+        except SystemExit:  # --help, --version: argparse exits after printing
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # a reader that has gone shows here, not in the flush at exit
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise  # another pipe or socket broke: a real failure
+        # `leap-rl ... | head`: the reader stopped reading, which is no error. stdout now points at
+        # devnull so that the interpreter's last flush cannot fail again (Python's docs, "Note on
+        # SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return status
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe nobody reads any more (poll reports an error or hang-up on it)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False  # stdout is no file: what broke was something else
+    if not hasattr(select, "poll"):
+        return True  # Windows: no way to tell; stdout is the likely one
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 if __name__ == "__main__":

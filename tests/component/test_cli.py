@@ -87,3 +87,72 @@ def test_train_rejects_bad_input_before_ray(args, fragment):
     result = leap_rl(*args)
     assert result.returncode == 2 and fragment in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "Started a local Ray" not in result.stderr
+
+
+LEAP_RL = Path(sys.executable).with_name("leap-rl")  # the installed console script
+
+
+@pytest.mark.parametrize("args", [
+    ["config", "configs/paper.yaml", "--describe"],
+    ["train", "configs/paper.yaml", "--dry-run"],
+    ["--version"],  # argparse's own exit path
+], ids=["config-describe", "train-dry-run", "version"])
+@pytest.mark.parametrize("buffered", [False, True], ids=["unbuffered", "buffered"])
+def test_output_into_a_closed_pipe_ends_quietly(args, buffered):
+    """`leap-rl ... | head -1` once head has gone: no traceback, status 0.
+
+    The reader closes its end before the command writes anything (it is still importing), so
+    every write meets a closed pipe: deterministic, where reading a line first would race.
+    Unbuffered, the error comes from print; buffered, from the last flush at exit.
+    """
+    if not LEAP_RL.exists():
+        pytest.skip(f"no console script at {LEAP_RL}")
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "RAY_ADDRESS")}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen([str(LEAP_RL), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader has gone, as head has after its lines
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_version_prints_the_package_version(capsys):
+    from leap_rl import __version__
+    from leap_rl.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"leap-rl {__version__}\n"
+
+
+def test_train_seed_overrides_the_configs_seed(monkeypatch):
+    from leap_rl.distributed import plan
+    from leap_rl.cli import main
+
+    seen = []
+    monkeypatch.setattr(plan, "describe_plan", lambda cfg, out, address: seen.append(cfg) or "")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    for argv, seed in ([[], 0], [["--seed", "7"], 7], [["--set", "seed=3", "--seed", "7"], 7],
+                       [["--seed", "7", "--set", "seed=3"], 3]):  # the later setting wins
+        assert main(["train", str(ROOT / "configs/smoke.yaml"), "--dry-run", *argv]) == 0
+        assert seen.pop().seed == seed
+    with pytest.raises(SystemExit):
+        main(["train", str(ROOT / "configs/smoke.yaml"), "--dry-run", "--seed", "seven"])
+
+
+def test_a_broken_pipe_elsewhere_is_still_an_error(monkeypatch, capfd):
+    """Only a gone reader of stdout is quiet; any other broken pipe or socket is a failure."""
+    from leap_rl import cli
+
+    def broken(args):
+        print("some output")
+        raise BrokenPipeError(32, "Broken pipe")  # stdout (capfd's file) is fine
+
+    monkeypatch.setitem(cli.COMMANDS, "config", broken)
+    with pytest.raises(BrokenPipeError):
+        cli.main(["config", "configs/paper.yaml"])
+    assert capfd.readouterr().out == "some output\n"
