@@ -25,12 +25,17 @@ from leap_rl.config import ExperimentConfig, load_config
 from leap_rl.distributed.checkpoint import completed_meta_steps
 
 LABEL = "start:             "  # aligned with describe_plan's lines
-# Keys a resumed run may change. None changes what a successful run computes: meta.meta_steps
-# extends the run (never below the meta-steps done); workers.* place and stream the same tasks
-# (num_cpus also sets a worker's thread count and flush_every how a task's sum is chunked: float
-# rounding at most), and failure_policy, max_task_retries and min_tasks_per_meta_step act only when
-# tasks fail; run.* sets checkpointing and when to give up.
-SAFE_ON_RESUME = ("meta.meta_steps", "workers.", "run.")
+# Keys a resumed run may change, listed one by one so that a key added later is refused until
+# someone decides. None changes what a successful run computes: meta.meta_steps extends the run
+# (never below the meta-steps done); the workers keys place and stream the same tasks (num_cpus
+# also sets a worker's thread count and flush_every how a task's sum is chunked: float rounding at
+# most), and failure_policy, max_task_retries and min_tasks_per_meta_step act only when tasks
+# fail; the run keys set checkpointing and when to give up.
+SAFE_ON_RESUME = frozenset({
+    "meta.meta_steps", "workers.num_workers", "workers.num_cpus", "workers.num_gpus",
+    "workers.flush_every", "workers.failure_policy", "workers.max_task_retries",
+    "workers.min_tasks_per_meta_step", "workers.task_timeout_s", "workers.startup_timeout_s",
+    "run.checkpoint_every", "run.keep_checkpoints", "run.max_consecutive_bad_meta_steps"})
 
 
 class RunDirectoryError(ArtifactError):
@@ -135,7 +140,7 @@ def _plan_resume(run: Path, config: str | None, overrides: list[str]) -> RunStar
     changes = _differences(load_config(saved_path).model_dump(mode="json"),
                            cfg.model_dump(mode="json"))
     problems = [f"{key}: cannot change on resume (the run has {was!r}, given {now!r})"
-                for key, (was, now) in changes.items() if not key.startswith(SAFE_ON_RESUME)]
+                for key, (was, now) in changes.items() if key not in SAFE_ON_RESUME]
     if cfg.meta.meta_steps < completed:
         problems.append(f"meta.meta_steps: {cfg.meta.meta_steps} is fewer than the {completed} "
                         "meta-steps already completed")

@@ -22,7 +22,7 @@ import pytest
 import ray
 import yaml
 
-from leap_rl.cli import build_parser, main
+from leap_rl.cli import main
 
 ROOT = Path(__file__).parents[2]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")
@@ -75,9 +75,12 @@ def test_force_deletes_the_old_run_first_and_says_what(tmp_path, no_ray, capsys)
     assert f"--force: deleting the previous run in {run}" in out
     for entry in ("checkpoints/", "config.yaml", "tasks.jsonl", "tensorboard/"):
         assert entry in out
-    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"]
-                         .format_help().split())
-    assert "--force" in help_text and "deletes everything already in DIR" in help_text
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for says in ("deletes everything already in DIR", "config.yaml, tasks.jsonl, checkpoints/, "
+                 "init/, tensorboard/ and any other file"):
+        assert says in help_text
 
 
 def test_force_dry_run_deletes_nothing(tmp_path, no_ray, capsys):
@@ -246,3 +249,15 @@ def test_safe_changes_on_resume_are_recorded_and_update_config_yaml(tmp_path, no
         section, name = key.split(".")
         expected[section][name] = value
     assert now == expected  # the changed keys, and nothing else
+
+
+def test_the_keys_safe_on_resume_are_config_keys():
+    from leap_rl.config import ExperimentConfig
+    from leap_rl.distributed.rundir import SAFE_ON_RESUME
+
+    dump = ExperimentConfig().model_dump()
+    keys = {f"{section}.{name}" for section, fields in dump.items() if isinstance(fields, dict)
+            for name in fields}
+    assert SAFE_ON_RESUME <= keys
+    new = {k for k in keys if k.startswith(("workers.", "run."))} - SAFE_ON_RESUME
+    assert not new, f"decide whether {sorted(new)} may change on resume (SAFE_ON_RESUME)"
