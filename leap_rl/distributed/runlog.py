@@ -63,8 +63,9 @@ class RunLog:
             self.say(f"  meta-step {meta_step + 1}: {tasks}")
 
     def _episodes(self, tag: str, episodes: list[tuple[int, float, int]]) -> None:
-        """One point per task step that episodes ended at (a runner reports them at its
-        flushes): their mean return, at this meta-step's start plus that step."""
+        """One point per step the task stamped episodes with (a runner stamps the episodes of
+        each report with the report's step): their mean return, at this meta-step's start plus
+        that step."""
         returns: dict[int, list[float]] = {}
         for step, ret, _ in episodes:
             returns.setdefault(step, []).append(ret)
