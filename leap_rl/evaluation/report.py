@@ -157,7 +157,8 @@ def format_table(summary: dict) -> str:
     the mean normalized score across games."""
     w, methods = summary["window"], summary["methods"]
     mw = max(8, 2 + max(len(m) for m in methods))
-    lines = [(f"{'game':<14}{'method':<{mw}}{'seeds':>5}  {'final ± std':>20}  "
+    gw = max(14, 2 + max(len(game) for game in summary["games"]))
+    lines = [(f"{'game':<{gw}}{'method':<{mw}}{'seeds':>5}  {'final ± std':>20}  "
               f"{'AUC ± std':>20}  {'norm.final':>10}  {'norm.AUC':>9}"),
              (f"(final = mean return of the last {w} episodes; AUC = step-weighted mean of the "
               f"{w}-episode moving average; normalized by the random runs' mean and std)")]
@@ -165,13 +166,13 @@ def format_table(summary: dict) -> str:
         for m in methods:
             s = g["methods"][m]
             lines.append(
-                f"{game:<14}{m:<{mw}}{len(s['seeds']):>5}  "
+                f"{game:<{gw}}{m:<{mw}}{len(s['seeds']):>5}  "
                 f"{_fmt(s['final']['mean']) + ' ± ' + _fmt(s['final']['std']):>20}  "
                 f"{_fmt(s['auc']['mean']) + ' ± ' + _fmt(s['auc']['std']):>20}  "
                 f"{_fmt(s['final_normalized']['mean'], '+.2f'):>10}  "
                 f"{_fmt(s['auc_normalized']['mean'], '+.2f'):>9}")
         for d in (g["differences"][pair_key(a, b)] for a, b in comparisons(methods)):
-            lines.append(f"{'':<14}{d['a']} − {d['b']} (n={d['final']['n']}): final "
+            lines.append(f"{'':<{gw}}{d['a']} − {d['b']} (n={d['final']['n']}): final "
                          f"{_ci(d['final'])}, AUC {_ci(d['auc'])} (paired bootstrap 95% CI)")
     lines += _overall_lines(summary)
     return "\n".join(lines)
@@ -181,11 +182,16 @@ def _overall_lines(summary: dict) -> list[str]:
     o, named = summary["overall"], [m for m in summary["methods"] if m != RANDOM]
     scores = "; ".join(f"{m} final {_fmt(o['final_normalized'][m], '+.2f')}, AUC "
                        f"{_fmt(o['auc_normalized'][m], '+.2f')}" for m in named)
-    above = ", ".join(f"{a} − {b} in {o['ci_above_zero'][pair_key(a, b)]}"
-                      for a, b in comparisons(summary["methods"]))
     lines = [(f"mean normalized score over {o['games']} games: {scores} (random: "
-              f"{_fmt(o['final_normalized'][RANDOM], '+.2f')} by construction)"),
-             f"final-score CI above 0: {above} (of {o['games']} games)"]
+              f"{_fmt(o['final_normalized'][RANDOM], '+.2f')} by construction)")]
+    for quantity, label in (("final", "final score"), ("auc", "AUC")):
+        counts = ", ".join(
+            f"{a} − {b}: {o[f'{quantity}_ci_above_zero'][pair_key(a, b)]} above, "
+            f"{o[f'{quantity}_ci_below_zero'][pair_key(a, b)]} below"
+            for a, b in comparisons(summary["methods"]) if f"{quantity}_ci_above_zero" in o)
+        if counts:
+            lines.append(f"games whose {label} CI lies above / below 0: {counts} "
+                         f"(of {o['games']} games)")
     if summary.get("failed"):
         lines.append(f"not in the table, failed: {', '.join(summary['failed'])}")
     return lines

@@ -222,10 +222,13 @@ def summarize(runs: Mapping[RunKey, tuple[np.ndarray, np.ndarray, int]], window:
     overall: dict = {q: {m: _nanmean([per_game[g]["methods"][m][q]["mean"] for g in per_game])
                          for m in methods} for q in ("final_normalized", "auc_normalized")}
     overall["games"] = len(per_game)
-    overall["ci_above_zero"] = {
-        pair_key(a, b): sum(1 for g in per_game
-                            if per_game[g]["differences"][pair_key(a, b)]["final"]["low"] > 0)
-        for a, b in comparisons(methods)}
+    for quantity in ("final", "auc"):  # games where the paired CI lies above / below zero
+        for side, beyond in (("above", lambda d: d["low"] > 0), ("below", lambda d: d["high"] < 0)):
+            overall[f"{quantity}_ci_{side}_zero"] = {
+                pair_key(a, b): sum(1 for g in per_game if beyond(
+                    per_game[g]["differences"][pair_key(a, b)][quantity]))
+                for a, b in comparisons(methods)}
+    overall["ci_above_zero"] = overall["final_ci_above_zero"]  # the key earlier summaries had
     return {"window": window, "methods": methods,
             "bootstrap": {**BOOTSTRAP, "paired_over": "seeds"}, "games": per_game,
             "overall": overall}

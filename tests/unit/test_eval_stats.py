@@ -214,6 +214,12 @@ def test_summarize_across_games():
     # Pong's interval is the point 4 > 0; Breakout's one seed gives none
     assert summary["overall"]["games"] == 2
     assert summary["overall"]["ci_above_zero"] == {"leap - random": 1}
+    assert summary["overall"]["final_ci_above_zero"] == {"leap - random": 1}
+    assert summary["overall"]["final_ci_below_zero"] == {"leap - random": 0}
+    flipped = summarize({(g, "random" if m == "leap" else "leap", s): r
+                         for (g, m, s), r in runs.items()}, window=2)["overall"]
+    assert flipped["final_ci_below_zero"] == {"leap - random": 1}
+    assert flipped["final_ci_above_zero"] == {"leap - random": 0}
 
 
 def _write_evaluation(out, runs, extra_runs=(), settings=None):
