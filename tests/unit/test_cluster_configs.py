@@ -77,6 +77,8 @@ def _parse_leap_rl(argv: list[str], where: str):
     try:
         return build_parser().parse_args(argv[1:])
     except SystemExit as err:  # argparse reports on stderr and exits 2
+        if err.code == 0:  # --version, --help: printed what was asked and exited
+            return None
         pytest.fail(f"{where}: `{shlex.join(argv)}` does not parse with leap_rl.cli.build_parser() "
                     f"(exit {err.code}); is the subcommand or an option missing from the CLI?")
 
