@@ -74,7 +74,11 @@ class _AtariContractWrapper(ContractWrapper):
 
 
 def native_backend_available() -> bool:
-    """Whether the installed ale-py ships the C++ vector environment (ale-py >= 0.10)."""
+    """Whether the installed ale-py ships the C++ vector environment (ale-py >= 0.10).
+
+    The settings this module passes it (RGB frames, autoreset mode) need ale-py >= 0.11.1,
+    setup.cfg's floor.
+    """
     try:
         from ale_py.vector_env import AtariVectorEnv  # noqa: F401
     except ImportError:
