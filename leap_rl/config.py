@@ -202,7 +202,8 @@ class ExperimentConfig(_Section):
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> ExperimentConfig:
     """Reads ``path`` (YAML; None = all defaults), applies ``key.sub=value`` overrides, validates.
 
-    Raises :class:`ConfigError` naming the file and listing every problem found.
+    Raises :class:`ConfigError` naming the file and listing every problem found; with
+    ``inner.backend: rllib``, RLlib itself judges ``inner.rllib`` (:mod:`leap_rl.rllib.settings`).
     """
     source = str(path) if path is not None else "<defaults>"
     data = _read_yaml(path) if path is not None else {}
@@ -215,9 +216,23 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ex
     if problems:
         raise ConfigError(source, problems)
     try:
-        return ExperimentConfig.model_validate(data)
+        cfg = ExperimentConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+    _check_backend(cfg, source)
+    return cfg
+
+
+def _check_backend(cfg: ExperimentConfig, source: str) -> None:
+    """Lets RLlib judge ``inner.rllib`` when it is the inner learner, before anything is built."""
+    if cfg.inner.backend != "rllib":
+        return
+    from leap_rl.rllib.settings import check_settings  # imports RLlib: only when asked for
+
+    try:
+        check_settings(cfg.inner)
+    except ValueError as err:
+        raise ConfigError(source, [f"inner.rllib: {err}"]) from None
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:

@@ -76,10 +76,9 @@ class A2CConfig(BaseModel):
     )
     rllib: dict[str, Any] = Field(
         default_factory=dict,
-        validate_default=True,
         description="RLlib training settings passed to config.training(**rllib) as they are, "
         "after those derived from this section (e.g. {num_epochs: 4, minibatch_size: 64}); "
-        "checked by RLlib itself when inner.backend is rllib.",
+        "checked by RLlib itself when a config with inner.backend rllib is loaded.",
     )
 
     @field_validator("env_groups")
@@ -89,12 +88,3 @@ class A2CConfig(BaseModel):
         if envs is not None and envs % groups:
             raise ValueError(f"must divide num_envs ({envs}) into equal groups")
         return groups
-
-    @field_validator("rllib")
-    @classmethod
-    def _rllib_accepts_settings(cls, rllib: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if info.data.get("backend") == "rllib" and "algorithm" in info.data:
-            from leap_rl.rllib.build import check_settings  # imports RLlib: only when asked for
-
-            check_settings(A2CConfig.model_construct(**{**info.data, "rllib": rllib}))
-        return rllib

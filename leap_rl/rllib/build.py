@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from leap_rl.rllib.env import make_rllib_atari_env
+from leap_rl.rllib.settings import config_class, derived_settings
 
 if TYPE_CHECKING:
     from leap_rl.config import ExperimentConfig
@@ -45,18 +46,6 @@ def record_episode(*, episode, env_runner=None, prev_episode_chunks=(), **kwargs
         getattr(env_runner, EPISODES_ATTR).append((ret, length))
 
 
-def _config_class(algorithm: str):
-    if algorithm == "PPO":
-        from ray.rllib.algorithms.ppo import PPOConfig as cls
-    elif algorithm == "APPO":
-        from ray.rllib.algorithms.appo import APPOConfig as cls
-    elif algorithm == "IMPALA":
-        from ray.rllib.algorithms.impala import IMPALAConfig as cls
-    else:
-        raise ValueError(f"unknown RLlib algorithm {algorithm!r}; expected PPO, APPO or IMPALA")
-    return cls
-
-
 def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool = True):
     """The RLlib AlgorithmConfig of one task (not yet validated or built)."""
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -71,7 +60,7 @@ def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool 
     register_env(ENV_ID, make_rllib_atari_env)
     gpu = inner.device == "cuda" or (inner.device == "auto" and torch.cuda.is_available())
     config = (
-        _config_class(inner.algorithm)()
+        config_class(inner.algorithm)()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
         .environment(env=ENV_ID,
@@ -93,39 +82,6 @@ def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool 
             "metric": cfg.leap.metric, "loss_in_manifold": cfg.leap.loss_in_manifold,
             "stabilizer": cfg.leap.stabilizer, "prefixes": list(inner.meta_parameters)}})
     return config
-
-
-def derived_settings(inner) -> dict[str, Any]:
-    """RLlib training settings derived from the ``inner`` section (before ``inner.rllib``)."""
-    return dict(gamma=inner.discount, lr=inner.learning_rate, entropy_coeff=inner.entropy_cost,
-                vf_loss_coeff=inner.value_loss_coef, grad_clip=inner.max_grad_norm,
-                grad_clip_by="global_norm",
-                train_batch_size_per_learner=inner.num_envs * inner.unroll_length)
-
-
-def check_settings(inner) -> None:
-    """Lets RLlib judge ``inner.rllib`` (with the settings derived from ``inner``): an unknown
-    name, or a value RLlib's own validation refuses, raises ValueError with RLlib's message."""
-    import logging
-
-    config = _config_class(inner.algorithm)().api_stack(
-        enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
-    config.training(**derived_settings(inner))
-    try:
-        config.training(**inner.rllib)
-    except TypeError as err:  # an unknown keyword: RLlib's message names it
-        raise ValueError(f"{inner.algorithm}Config.training() refuses it: {err}") from None
-    quiet = logging.getLogger("ray.rllib")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # RLlib warns about defaults here; errors are what matter
-    try:
-        config.validate()
-    except Exception as err:  # noqa: BLE001 - RLlib raises ValueError, TypeError, KeyError …
-        text = " ".join(str(err).split())
-        raise ValueError(f"RLlib's {inner.algorithm} validation refuses it: "
-                         f"{text or type(err).__name__}") from None
-    finally:
-        quiet.setLevel(level)
 
 
 def build_algorithm(game: str, cfg: ExperimentConfig, *, seed: int,
