@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from leap_rl.agent import A2CConfig, a2c_loss, build_actor_critic, nstep_returns, reset_heads
 from leap_rl.agent import resolve_device
+from leap_rl.agent.a2c import EpisodeTracker, truncated_values
 from leap_rl.config import ExperimentConfig
 from leap_rl.envs import is_atari_game, is_minatar_name, make_vector_env
 
@@ -41,15 +42,19 @@ class _Game:
         self.actions = torch.zeros((t, n), dtype=torch.long, device=device)
         self.rewards, self.dones = np.zeros((t, n), np.float32), np.zeros((t, n), np.float32)
         self.truncation_bootstrap = torch.zeros((t, n), device=device)  # γ·V(final obs)
-        self.episode = np.zeros((2, n))  # running raw return and length per env
-        self.finished: list[tuple[float, int]] = []  # (return, length) not yet popped
+        self.episodes = EpisodeTracker(n)  # its ``finished``: (return, length) not yet popped
         self.recent: deque = deque(maxlen=RECENT)
         self.reset(env_seed)
 
     def reset(self, seed: int) -> None:
         obs, _ = self.envs.reset(seed=seed)  # env j: seed + j
         self.obs[0].copy_(torch.from_numpy(np.asarray(obs)))
-        self.episode[:] = 0.0
+        self.episodes.returns[:], self.episodes.lengths[:] = 0.0, 0
+
+    @property
+    def finished(self) -> list[tuple[float, int]]:
+        """(return, length) of the episodes finished since the caller last cleared the list."""
+        return self.episodes.finished
 
     def act(self, t: int, logits: Tensor) -> None:
         """Sample actions for step ``t`` from ``logits`` and start the envs stepping."""
@@ -61,21 +66,16 @@ class _Game:
         """Wait for step ``t`` and store its transition (SAME_STEP autoreset)."""
         obs, rewards, terminated, truncated, info = self.envs.step_wait()
         dones = np.logical_or(terminated, truncated)
-        self.episode += np.stack([rewards, np.ones_like(rewards)])
-        for i in np.flatnonzero(dones):
-            self.finished.append((float(self.episode[0, i]), int(self.episode[1, i])))
-            self.recent.append(float(self.episode[0, i]))
-        self.episode[:, dones] = 0.0
+        known = len(self.finished)
+        self.episodes.step(np.asarray(rewards, dtype=np.float64), dones, slice(None))
+        self.recent.extend(ret for ret, _ in self.finished[known:])
         self.rewards[t] = np.clip(rewards, -self.cfg.reward_clip, self.cfg.reward_clip)
         self.dones[t] = dones
         self.truncation_bootstrap[t] = 0.0  # γ·V(final obs) where a time limit cut an episode
         cut = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
         if cut.size:  # it ends the episode, not the MDP
-            final = torch.from_numpy(np.stack([np.asarray(info["final_obs"][i]) for i in cut]))
-            with torch.no_grad():
-                _, values = self.model(final.to(self.device))
             self.truncation_bootstrap[t, torch.from_numpy(cut).to(self.device)] = \
-                self.cfg.discount * values.float()
+                self.cfg.discount * truncated_values(self.model, info, cut, self.device)
         self.obs[t + 1].copy_(torch.from_numpy(np.asarray(obs)))
 
     def returns(self, bootstrap_value: Tensor) -> Tensor:
@@ -86,8 +86,9 @@ class _Game:
     def state(self) -> dict:
         # MinAtar's envs are plain Python: pickled, they resume exactly; emulators restart.
         envs = pickle.dumps(self.envs) if is_minatar_name(self.name) else None
+        episode = np.stack([self.episodes.returns, self.episodes.lengths])  # running, per env
         return {"name": self.name, "obs": self.obs[0].cpu(), "episode": torch.from_numpy(
-            self.episode.copy()), "finished": list(self.finished), "recent": list(self.recent),
+            episode), "finished": list(self.finished), "recent": list(self.recent),
             "generator": self.generator.get_state(), "envs": envs}
 
     def load_state(self, state: dict, reseed: int) -> None:
@@ -95,10 +96,11 @@ class _Game:
             self.envs.close()
             self.envs = pickle.loads(state["envs"])  # our own checkpoint: trusted like torch.load
             self.obs[0].copy_(state["obs"])
-            self.episode[:] = state["episode"].numpy()
+            self.episodes.returns[:], self.episodes.lengths[:] = state["episode"].numpy()
         else:
             self.reset(reseed)  # the episodes in flight are lost
-        self.finished, self.recent = list(state["finished"]), deque(state["recent"], maxlen=RECENT)
+        self.episodes.finished = list(state["finished"])
+        self.recent = deque(state["recent"], maxlen=RECENT)
         self.generator.set_state(state["generator"])
 
 

@@ -26,7 +26,7 @@ from leap_rl.agent.losses import a2c_loss, nstep_returns
 from leap_rl.agent.network import meta_parameters
 from leap_rl.leap import LeapAccumulator
 
-__all__ = ["A2CLearner", "TrainReport", "resolve_device"]
+__all__ = ["A2CLearner", "EpisodeTracker", "TrainReport", "resolve_device", "truncated_values"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _torch_dtype(np_dtype: np.dtype) -> torch.dtype:
     return torch.from_numpy(np.zeros(0, dtype=np_dtype)).dtype
 
 
-class _EpisodeTracker:
+class EpisodeTracker:
     """Per-env raw episode returns/lengths on the host (SAME_STEP autoreset semantics)."""
 
     def __init__(self, num_envs: int) -> None:
@@ -117,7 +117,7 @@ class A2CLearner:
         for group, cols in zip(self.envs, self._groups):
             obs, _ = group.reset(seed=seed + cols.start)
             self._obs[0, cols].copy_(torch.from_numpy(np.asarray(obs)))
-        self._episodes = _EpisodeTracker(cfg.num_envs)
+        self._episodes = EpisodeTracker(cfg.num_envs)
         self._metric_sum = torch.zeros(3, device=self.device)
         self._metric_updates = 0
         self.updates = 0
@@ -188,22 +188,14 @@ class A2CLearner:
             self._bootstrap_truncated(t, cols, np.flatnonzero(cut_short), info)
         self._obs[t + 1, cols].copy_(torch.from_numpy(np.asarray(obs)))
 
-    @torch.no_grad()
     def _bootstrap_truncated(self, t: int, cols: slice, envs: np.ndarray, info: dict) -> None:
         """Store γ·V(last obs) for the environments ``envs`` of ``cols`` truncated at step t.
 
-        A time limit ends the episode but not its MDP, so its return bootstraps from its last
-        observation, ``info["final_obs"]`` (the env contract; SAME_STEP autoreset has already
-        replaced the observation returned). The parameters do not change during an unroll, so
-        V here is the V of the update.
+        The parameters do not change during an unroll, so V here is the V of the update.
         """
-        if "final_obs" not in info:
-            raise KeyError("a truncated episode needs info['final_obs'] to bootstrap from (the "
-                           "env contract, leap_rl/envs/atari.py)")
-        final = np.stack([np.asarray(info["final_obs"][i]) for i in envs])
-        _, values = self.model(torch.from_numpy(final).to(self.device))
         rows = torch.from_numpy(envs + cols.start).to(self.device)
-        self._truncation_bootstrap[t, rows] = self.cfg.discount * values.float()
+        self._truncation_bootstrap[t, rows] = self.cfg.discount * truncated_values(
+            self.model, info, envs, self.device)
 
     def _compute_returns(self) -> Tensor:
         with torch.no_grad():
@@ -273,6 +265,23 @@ class A2CLearner:
                 since_steps, since_time, pending = self.agent_steps, time.perf_counter(), 0
         if pending:
             yield self._report(since_steps, since_time)
+
+
+@torch.no_grad()
+def truncated_values(model: nn.Module, info: dict, envs: np.ndarray,
+                     device: torch.device) -> Tensor:
+    """V of the last observation of the environments ``envs`` that a time limit just cut.
+
+    A time limit ends the episode but not its MDP, so its return bootstraps from its last
+    observation, ``info["final_obs"]`` (the env contract; SAME_STEP autoreset has already
+    replaced the observation returned).
+    """
+    if "final_obs" not in info:
+        raise KeyError("a truncated episode needs info['final_obs'] to bootstrap from (the "
+                       "env contract, leap_rl/envs/atari.py)")
+    final = np.stack([np.asarray(info["final_obs"][i]) for i in envs])
+    _, values = model(torch.from_numpy(final).to(device))
+    return values.float()
 
 
 def _column_slices(envs) -> list[slice]:
