@@ -81,7 +81,7 @@ def _key(name: str) -> str:
 
 def is_minatar_name(name: str) -> bool:
     """Whether ``name`` is written as a MinAtar game (``MinAtar/...``), known or not."""
-    return _NAME.match(name.strip()) is not None and name.strip().lower().startswith("minatar")
+    return _NAME.match(name.strip()) is not None
 
 
 def resolve_minatar_game(name: str) -> MinAtarGame | None:
