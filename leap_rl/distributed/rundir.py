@@ -136,9 +136,10 @@ def _plan_resume(run: Path, config: str | None, overrides: list[str]) -> RunStar
             raise RunDirectoryError(f"--resume {run}: it has no config.yaml; give the CONFIG "
                                     "the run was started with")
         return RunStart(load_config(config, overrides), run, resume=True, completed=completed)
-    cfg = load_config(config if config is not None else saved_path, overrides)
-    changes = _differences(load_config(saved_path).model_dump(mode="json"),
-                           cfg.model_dump(mode="json"))
+    saved = load_config(saved_path)
+    cfg = (saved if config is None and not overrides
+           else load_config(config if config is not None else saved_path, overrides))
+    changes = _differences(saved.model_dump(mode="json"), cfg.model_dump(mode="json"))
     problems = [f"{key}: cannot change on resume (the run has {was!r}, given {now!r})"
                 for key, (was, now) in changes.items() if key not in SAFE_ON_RESUME]
     if cfg.meta.meta_steps < completed:
