@@ -28,7 +28,7 @@ from ray.cluster_utils import Cluster
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
-from leap_rl.distributed.runners import StandInTask
+from leap_rl.testing import StandInTask
 
 ROOT = Path(__file__).parents[1]
 HEALTH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,

@@ -4,8 +4,8 @@ Issue 9, item 2. A local multi-node Ray cluster (ray.cluster_utils.Cluster): a h
 CPUs (driver only) and 4 worker nodes of 1 CPU each; a run with n workers (1 CPU each) places
 one worker per node, so n = nodes in use (checked from the node ids the tasks report). Weak
 scaling: the same work per worker, meta_batch_size = num_workers = n, so the ideal meta-step
-time is the same for every n and the efficiency is T(1) ÷ T(n). The task is StandInTask, with
-paper-sized chunks (partial sums shaped like θ⁰, 2.7 MB), in two variants:
+time is the same for every n and the efficiency is T(1) ÷ T(n). The task is StandInTask
+(leap_rl.testing), with paper-sized chunks (partial sums shaped like θ⁰, 2.7 MB), in two variants:
 
     cpu    fixed compute per chunk (compute_per_chunk 256×256 matmuls, calibrated here to
            --chunk-seconds on one core): bounded by the machine's cores
@@ -42,16 +42,16 @@ def calibrate_matmul() -> float:
     """Seconds per 256×256 matmul (+ clamp) on one thread here: the best of a few tries."""
     import torch
 
-    from leap_rl.distributed.runners import _burn
+    from leap_rl.testing import burn_cpu
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _burn(20)
+        burn_cpu(20)
         best = float("inf")
         for _ in range(5):
             w = time.perf_counter()
-            _burn(50)
+            burn_cpu(50)
             best = min(best, (time.perf_counter() - w) / 50)
         return best
     finally:
@@ -74,7 +74,7 @@ def main() -> None:
 
     from leap_rl.config import load_config
     from leap_rl.distributed.driver import MetaTrainer
-    from leap_rl.distributed.runners import StandInTask
+    from leap_rl.testing import StandInTask
 
     per_matmul = calibrate_matmul()
     compute = max(1, round(args.chunk_seconds / per_matmul))

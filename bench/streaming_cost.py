@@ -114,7 +114,7 @@ def main() -> None:
     from leap_rl.distributed.aggregator import MetaStepAggregator
     from leap_rl.distributed.driver import MetaTrainer, initial_init
     from leap_rl.distributed.protocol import Assignment, Chunk
-    from leap_rl.distributed.runners import StandInTask
+    from leap_rl.testing import StandInTask
     from leap_rl.meta_optimizer import MetaOptimizer
 
     if args.driver_threads:

@@ -18,7 +18,7 @@ from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints, load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init
 from leap_rl.distributed.runlog import read_scalars, read_tasks
-from leap_rl.distributed.runners import StandInTask
+from leap_rl.testing import StandInTask
 
 pytestmark = pytest.mark.integration
 SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"

@@ -24,7 +24,7 @@ from leap_rl.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init
-from leap_rl.distributed.runners import StandInTask
+from leap_rl.testing import StandInTask
 
 pytestmark = pytest.mark.reliability
 SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"

@@ -32,7 +32,7 @@ DRIVER = textwrap.dedent("""
     import leap_rl.artifacts as artifacts
     from leap_rl.config import load_config
     from leap_rl.distributed.driver import MetaTrainer
-    from leap_rl.distributed.runners import StandInTask
+    from leap_rl.testing import StandInTask
 
     out, resume, pause_at = sys.argv[1], sys.argv[2] == "resume", int(sys.argv[3])
     real_replace = artifacts.os.replace

@@ -26,7 +26,7 @@ from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import read_scalars, read_tasks
-from leap_rl.distributed.runners import StandInTask
+from leap_rl.testing import StandInTask
 
 pytestmark = pytest.mark.reliability
 SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"

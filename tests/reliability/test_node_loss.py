@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
     from ray.cluster_utils import Cluster
     from leap_rl.config import load_config
     from leap_rl.distributed.driver import MetaTrainer, MetaTrainingError
-    from leap_rl.distributed.runners import StandInTask
+    from leap_rl.testing import StandInTask
 
     out, overrides = sys.argv[1], json.loads(sys.argv[2])
     health = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,

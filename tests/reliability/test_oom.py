@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
     import ray
     from leap_rl.config import load_config
     from leap_rl.distributed.driver import MetaTrainer
-    from leap_rl.distributed.runners import StandInTask
+    from leap_rl.testing import StandInTask
 
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     cfg = load_config("configs/smoke.yaml", ["meta.meta_steps=1", "meta.meta_batch_size=1",

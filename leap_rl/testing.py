@@ -1,0 +1,66 @@
+"""Test doubles, for tests and benchmarks only: production code must not import this module.
+
+``StandInTask`` is a named stand-in task runner for tests and benchmarks whose point is exact
+arithmetic or timing (resume equality, chunk counting, scaling): it produces seeded, known
+partial sums at a controlled pace, and carries fault knobs (``blank_chunks``, ``leak_mb``) for
+the reliability tests. ``burn_cpu`` is the fixed CPU work it does per chunk.
+tests/unit/test_testing_module.py fails if a non-testing module of leap_rl imports this one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import torch
+
+from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.protocol import Assignment, Progress
+
+
+@dataclass(frozen=True)
+class StandInTask:
+    """A stand-in task: ``chunks`` seeded partial sums, one every ``seconds_per_chunk``.
+
+    Chunk s of a task is θ⁰-dependent noise, ``0.01·θ⁰ + N(0, 1)`` seeded by (seed, s), so the
+    result of a meta-step depends on θ⁰, the games drawn and every chunk counted, exactly once.
+    ``compute_per_chunk`` matrix products of size 256 stand in for fixed work per step.
+    Fault injection: the chunks numbered in ``blank_chunks`` carry ``blank_value`` everywhere
+    (NaN to test non-finite handling, 0.0 for the reference it must equal), and ``leak_mb``
+    megabytes are allocated, touched and kept per chunk (for the out-of-memory killer).
+    """
+
+    chunks: int = 4
+    seconds_per_chunk: float = 0.0
+    compute_per_chunk: int = 0
+    blank_chunks: tuple[int, ...] = ()
+    blank_value: float = float("nan")
+    leak_mb: int = 0
+
+    def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
+                 cfg: ExperimentConfig) -> Iterator[Progress]:
+        steps_per_chunk, leaked = max(1, assignment.steps // self.chunks), []
+        for s in range(self.chunks):
+            time.sleep(self.seconds_per_chunk)
+            burn_cpu(self.compute_per_chunk)
+            if self.leak_mb:
+                leaked.append(torch.ones(self.leak_mb * 2 ** 18))  # float32: 4 bytes each
+            gen = torch.Generator().manual_seed(assignment.seed * 10_007 + s)
+            gradient = {k: 0.01 * v + torch.randn(v.shape, generator=gen, dtype=v.dtype)
+                        for k, v in init.items()}
+            if s in self.blank_chunks:
+                gradient = {k: torch.full_like(g, self.blank_value) for k, g in gradient.items()}
+            yield Progress(gradient=gradient, agent_steps=(s + 1) * steps_per_chunk,
+                           episodes=[((s + 1) * steps_per_chunk, float(s), 10)],
+                           stats={"d1": float(s + 1), "d2": float(s + 1), "segments": s + 1,
+                                  "skipped_segments": 0},
+                           final=s == self.chunks - 1)
+
+
+def burn_cpu(matmuls: int) -> None:
+    """Fixed CPU work: ``matmuls`` products of two 256×256 matrices."""
+    if matmuls:
+        a = torch.ones(256, 256)
+        for _ in range(matmuls):
+            a = (a @ a).clamp_(max=1.0)
