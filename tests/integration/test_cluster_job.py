@@ -1,0 +1,205 @@
+"""The README's cluster path on one machine: `ray start --head`, then `ray job submit` (issue 14).
+
+One token-protected head on the loopback for the module, started as the README says (Ray's CLI,
+token authentication on), with its own temp dir, ports and HOME, so it never meets another Ray
+instance on this machine and never reads or writes the user's ~/.ray/auth_token. Two kinds of
+submission: without the token (refused, nothing runs) and with it (the README's job runs and
+writes its run directory). Teardown stops exactly the processes this head started, by pid: never
+`ray stop`, which would stop every Ray instance of this user on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds its processes in /proc"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # the environment's bin: ray and leap-rl, as after `make install`
+RAY = str(BIN / "ray")
+AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+# The README's smoke job, with budgets small enough for a test (one task of 80 agent steps).
+SMALL = ["meta.meta_steps=1", "meta.meta_batch_size=1", "workers.num_workers=1",
+         "meta.steps_per_task=80", "env.max_episode_frames=160", "workers.flush_every=1"]
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _client_env(home: Path, token: str | None) -> dict[str, str]:
+    """A submitter's environment: the token (and RAY_AUTH_MODE=token) only when given."""
+    env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS and k != "RAY_ADDRESS"}
+    env.update(HOME=str(home), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    if token is not None:
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    return env
+
+
+def _ray(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([RAY, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# ---------------------------------------------------------------- the head's processes, by pid
+
+
+def _process_table() -> dict[int, tuple[int, str, str]]:
+    """pid → (parent pid, start time, command line) of every live process (zombies left out)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:  # it ended meanwhile
+            continue
+        if stat[0] != "Z":
+            table[int(entry)] = (int(stat[1]), stat[19], cmdline)
+    return table
+
+
+def _head_processes(mark: str) -> dict[int, str]:
+    """pid → start time of the processes whose command line names ``mark`` (this head's unique
+    temp dir: GCS server, raylet, dashboard, monitors) and of all their descendants (workers,
+    agents, the job's driver: their titles no longer name it)."""
+    table = _process_table()
+    found = {pid for pid, (_, _, cmd) in table.items() if mark in cmd and pid != os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _, _) in table.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return {pid: table[pid][1] for pid in found}
+
+
+def _alive(processes: dict[int, str]) -> dict[int, str]:
+    """Those of ``processes`` still running (same pid and start time: not a reused pid)."""
+    table = _process_table()
+    return {pid: t for pid, t in processes.items() if pid in table and table[pid][1] == t}
+
+
+def _stop(mark: str, grace_s: float = 2.0) -> dict[int, str]:
+    """SIGTERM to this head's processes, SIGKILL to those left after ``grace_s``; returns any
+    still running after that."""
+    processes = _head_processes(mark)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _alive(processes):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + (grace_s if sig == signal.SIGTERM else 5.0)
+        while _alive(processes) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    # A process the head started while it was being stopped: its parent was one of ours.
+    return {**_alive(processes), **_head_processes(mark)}
+
+
+# ---------------------------------------------------------------- the head
+
+
+@pytest.fixture(scope="module")
+def head():
+    # Short and unique: Ray's socket paths under it must stay below the 107-byte limit, and the
+    # path is how teardown finds this head's processes.
+    temp = Path(tempfile.mkdtemp(prefix="leap-rl-head-", dir="/tmp"))
+    home = temp / "home"  # no ~/.ray/auth_token of the user's is read, none is written
+    home.mkdir()
+    token = secrets.token_hex(16)
+    gcs, dashboard, client, agent, agent_grpc, metrics = _free_ports(6)
+    started = _ray(["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
+                    "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+                    "--ray-client-server-port", str(client),
+                    "--dashboard-agent-listen-port", str(agent),
+                    "--dashboard-agent-grpc-port", str(agent_grpc),
+                    "--metrics-export-port", str(metrics), "--num-cpus", "2", "--num-gpus", "0",
+                    "--include-dashboard=true", "--temp-dir", str(temp / "ray"),
+                    "--disable-usage-stats"],
+                   env=_client_env(home, token))  # the head itself runs with token auth on
+    try:
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        yield SimpleNamespace(address=f"http://127.0.0.1:{dashboard}", token=token, home=home,
+                              temp=temp)
+    finally:
+        left = _stop(str(temp))
+        shutil.rmtree(temp, ignore_errors=True)
+        assert not left, f"processes of the test's Ray head still running: {sorted(left)}"
+
+
+# ---------------------------------------------------------------- the tests
+
+
+def _submit(head, token: str | None, submission_id: str, entrypoint: list[str]):
+    return _ray(["job", "submit", "--address", head.address, "--working-dir", ".",
+                 "--submission-id", submission_id, "--no-wait", "--", *entrypoint],
+                env=_client_env(head.home, token))
+
+
+def _job_ids(head) -> str:
+    listed = _ray(["job", "list", "--address", head.address], env=_client_env(head.home, head.token))
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    return listed.stdout
+
+
+def test_a_submission_without_the_token_or_with_a_wrong_one_is_refused(head, tmp_path):
+    marker = tmp_path / "ran"
+    cases = {"no-token": (None, "Unauthorized"), "wrong-token": ("0" * 32, "Forbidden")}
+    for submission_id, (token, refusal) in cases.items():
+        result = _submit(head, token, submission_id, ["touch", str(marker)])
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, f"{submission_id}: the head accepted the job:\n{output}"
+        assert refusal in output, output[-2000:]
+    assert "no-token" not in _job_ids(head) and "wrong-token" not in _job_ids(head)
+    assert not marker.exists(), "a refused submission ran its entrypoint"
+
+
+def test_the_readmes_job_runs_on_the_head_and_writes_its_run_directory(head, tmp_path):
+    out = tmp_path / "run"
+    env = _client_env(head.home, head.token)
+    entrypoint = ["leap-rl", "train", "configs/smoke.yaml", "--address", "auto", "--out", str(out)]
+    for override in SMALL:
+        entrypoint += ["--set", override]
+    submitted = _submit(head, head.token, "leap-rl-smoke", entrypoint)
+    assert submitted.returncode == 0, submitted.stdout[-2000:] + submitted.stderr[-2000:]
+
+    # The README's next two commands: follow the logs until the job ends, then its status.
+    logs = _ray(["job", "logs", "leap-rl-smoke", "--address", head.address, "--follow"], env=env,
+                timeout=300)
+    status = _ray(["job", "status", "leap-rl-smoke", "--address", head.address], env=env)
+    assert "job 'leap-rl-smoke' succeeded" in status.stdout.lower(), (
+        logs.stdout[-4000:] + status.stdout + status.stderr)
+    assert "meta-step 1/1" in logs.stdout, logs.stdout[-4000:]  # progress, readable in the logs
+    assert f"done: learned initialization in {out}/init/encoder.pt" in logs.stdout
+
+    assert (out / "config.yaml").is_file()
+    assert (out / "init" / "encoder.pt").stat().st_size > 0
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt-000001.pt"]
+    rows = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["completed"]
