@@ -11,9 +11,10 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a file is written or read: the CLI imports this
+    import torch   # module for ArtifactError, before it knows that its input is valid
 
 INIT_FORMAT = "leap-rl/encoder-init"
 INIT_VERSION = 1
@@ -50,6 +51,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """torch.save ``obj`` to ``path`` atomically (:func:`atomic_write`)."""
+    import torch
+
     return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
@@ -69,6 +72,8 @@ def save_init(path: str | Path, params: Mapping[str, torch.Tensor], *, architect
 def verified_load(path: str | Path) -> Any:
     """torch.load after checking every CRC-32 of torch's zip format (torch.load checks none,
     so flipped bytes in tensor data would otherwise load as good). Raises on any damage."""
+    import torch
+
     with zipfile.ZipFile(path) as archive:
         bad = archive.testzip()
     if bad is not None:

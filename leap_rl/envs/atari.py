@@ -46,7 +46,8 @@ from gymnasium.wrappers import (
 
 from leap_rl.envs.contract import ContractWrapper
 from leap_rl.envs.games import UnknownGameError, game_names, is_atari_game, resolve_game
-from leap_rl.envs.minatar import is_minatar_name, make_minatar_vector_env
+from leap_rl.envs.minatar import is_minatar_name
+from leap_rl.envs.minatar_env import make_minatar_vector_env
 
 Backend = Literal["auto", "native", "gymnasium"]
 
@@ -206,9 +207,10 @@ def make_vector_env(game_or_gym_id: str, num_envs: int, *, seed: int, **atari_kw
     """Vector env for an Atari game (any spelling) or a plain gymnasium id like ``CartPole-v1``.
 
     Atari names go to :func:`make_atari_vector_env` with ``atari_kwargs``, ``MinAtar/<Game>``
-    names to :func:`~leap_rl.envs.minatar.make_minatar_vector_env` with its own settings. Other ids get a
-    SAME_STEP ``SyncVectorEnv`` with float32 observations and rewards, seeded like Atari;
-    for them ``atari_kwargs`` are checked by name but ignored, so one env config serves both.
+    names to :func:`~leap_rl.envs.minatar_env.make_minatar_vector_env` with its own settings.
+    Other ids get a SAME_STEP ``SyncVectorEnv`` with float32 observations and rewards, seeded
+    like Atari; for them ``atari_kwargs`` are checked by name but ignored, so one env config
+    serves both.
     """
     if is_minatar_name(game_or_gym_id):
         return make_minatar_vector_env(game_or_gym_id, num_envs, seed=seed, **atari_kwargs)

@@ -1,9 +1,12 @@
 """Registry of the games: ale-py's Atari ROMs and MinAtar's five, name resolution, action counts.
 
 Every game is described by a :class:`GameSpec` (CamelCase gym name, snake_case ROM id,
-minimal action set size). The registry is built from ``ale_py.roms.get_all_rom_ids()``;
-ROMs are only loaded (one ``ALEInterface.loadROM`` per game, ~0.1 s, cached) when the
-action count of a game is actually needed.
+family; its minimal action set size on demand). The registry is built from
+``ale_py.roms.get_all_rom_ids()``, and ale-py (which imports gymnasium) is imported only when a
+name is first looked up. Resolving an Atari name checks that its ROM file is there and matches
+ale-py's checksum (``ale_py.roms.get_rom_path``: a hash of a small file, no emulator); the ROM
+is loaded into the emulator (one ``ALEInterface.loadROM``, ~0.1 s, cached per ROM) only when
+``GameSpec.num_actions`` is read.
 """
 
 from __future__ import annotations
@@ -13,9 +16,6 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import ale_py
-from ale_py import roms
 
 from leap_rl.envs.minatar import (
     MINATAR_GAMES,
@@ -60,15 +60,21 @@ class MissingRomError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class GameSpec:
-    """A game: registry name, snake_case ROM id (MinAtar: module), minimal action set size.
+    """A game: registry name, snake_case ROM id (MinAtar: module) and family.
 
     ``family`` is ``"atari"`` (ale-py's ROMs) or ``"minatar"`` (``MinAtar/<Game>``).
     """
 
     name: str
     rom_id: str
-    num_actions: int
     family: str = "atari"
+
+    @property
+    def num_actions(self) -> int:
+        """Size of the minimal action set; for Atari the first read loads the ROM (cached)."""
+        if self.family == "minatar":
+            return MINATAR_GAMES[self.name].num_actions
+        return _minimal_action_count(self.rom_id)
 
     @property
     def gym_id(self) -> str:
@@ -99,6 +105,8 @@ def _key(name: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _rom_ids_by_key() -> dict[str, str]:
     """Map from normalised key to ROM id, for every single-player ROM ale-py knows."""
+    from ale_py import roms  # imports gymnasium too: deferred until a name is looked up
+
     return {
         _key(rom_id): rom_id
         for rom_id in roms.get_all_rom_ids()
@@ -129,6 +137,8 @@ def is_atari_game(name: str) -> bool:
 
 def rom_path(rom_id: str) -> Path:
     """Path of a ROM file; raises MissingRomError with instructions if it is unavailable."""
+    from ale_py import roms
+
     try:
         path = roms.get_rom_path(rom_id)
     except OSError as err:  # missing file or folder, or a checksum mismatch
@@ -151,9 +161,21 @@ def _missing_rom_message(rom_id: str, detail: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def _checked_rom_path(rom_id: str) -> Path:
+    """:func:`rom_path`, once per ROM (ale-py prints a line per look-up when ALE_ROMS_DIR is set)."""
+    return rom_path(rom_id)
+
+
+@functools.lru_cache(maxsize=None)
 def _minimal_action_count(rom_id: str) -> int:
-    """Size of the minimal action set of a ROM, read by loading it into a bare ALEInterface."""
-    path = rom_path(rom_id)
+    """Size of the minimal action set of a ROM (cached): :func:`_load_action_count` of its file."""
+    return _load_action_count(_checked_rom_path(rom_id))
+
+
+def _load_action_count(path: Path) -> int:
+    """Loads the ROM at ``path`` into a bare ALEInterface and counts its minimal action set."""
+    import ale_py
+
     # The same global setting ale_py.env.AtariEnv applies: silence the ROM banners.
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     ale = ale_py.ALEInterface()
@@ -164,8 +186,10 @@ def _minimal_action_count(rom_id: str) -> int:
 def resolve_game(name: str) -> GameSpec:
     """Resolve any spelling of a game (``Breakout``, ``ALE/Breakout-v5``, ``space_invaders``, ...).
 
-    ``MinAtar/<Game>`` names resolve to MinAtar games, which need the optional ``minatar``
-    package (:class:`~leap_rl.envs.minatar.MinAtarNotInstalledError` names the extra).
+    An Atari name's ROM file must be present and intact (:class:`MissingRomError` otherwise);
+    the ROM is not loaded. ``MinAtar/<Game>`` names resolve to MinAtar games, which need the
+    optional ``minatar`` package (:class:`~leap_rl.envs.minatar.MinAtarNotInstalledError`
+    names the extra).
     """
     if is_minatar_name(name):
         return _resolve_minatar(name)
@@ -175,7 +199,8 @@ def resolve_game(name: str) -> GameSpec:
         if base and _key(base.group("game")) in {_key(r) for r in MULTIPLAYER_ONLY_ROMS}:
             raise UnknownGameError(name, reason="ROM has no single-player mode")
         raise UnknownGameError(name)
-    return GameSpec(rom_id_to_name(rom_id), rom_id, _minimal_action_count(rom_id))
+    _checked_rom_path(rom_id)  # raises MissingRomError now, not when the game first runs
+    return GameSpec(rom_id_to_name(rom_id), rom_id)
 
 
 def _resolve_minatar(name: str) -> GameSpec:
@@ -184,7 +209,7 @@ def _resolve_minatar(name: str) -> GameSpec:
         raise UnknownGameError(name, tuple(MINATAR_GAMES))
     if not minatar_installed():
         raise MinAtarNotInstalledError(game.name)
-    return GameSpec(game.name, game.module, game.num_actions, family="minatar")
+    return GameSpec(game.name, game.module, family="minatar")
 
 
 def num_actions(game: str) -> int:

@@ -7,13 +7,12 @@ classic Gym Atari list (below) with ale-py 0.12's minimal action sets gives exac
 once those two are held out. We read the paper's "27" as counting the two held-out games
 and keep the 25 left after holding them out, as the text prescribes.
 
-``PRETRAINING_POOL`` is frozen here so that using it loads no ROM;
-``derive_pretraining_pool()`` recomputes it from ale-py (a unit test checks both agree).
+``PRETRAINING_POOL`` is frozen here so that using it loads no ROM (a config naming it checks
+its 25 ROM files' presence and checksums, and loads none); ``derive_pretraining_pool()``
+recomputes it from ale-py, loading every classic ROM (a unit test checks both agree).
 """
 
 from __future__ import annotations
-
-from ale_py import roms
 
 from leap_rl.envs.games import resolve_game, rom_id_to_name
 
@@ -92,6 +91,8 @@ MINATAR_POOL: tuple[str, ...] = ("MinAtar/Asterix", "MinAtar/Freeway", "MinAtar/
 
 def classic_games_available() -> tuple[str, ...]:
     """ROM ids of the classic Gym games that the installed ale-py ships."""
+    from ale_py import roms  # imports gymnasium: only when the pool is derived
+
     shipped = set(roms.get_all_rom_ids())
     return tuple(rom_id for rom_id in CLASSIC_GYM_GAMES if rom_id in shipped)
 

@@ -39,14 +39,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 RANDOM = "random"
 BOOTSTRAP = {"resamples": 10_000, "level": 0.95, "seed": 0, "method": "percentile"}
 QUANTITIES = ("final", "auc")
-# scipy ≥ 1.15 names the generator argument ``rng``; older versions ``random_state``.
-_RNG_ARG = "rng" if "rng" in inspect.signature(scipy_stats.bootstrap).parameters \
-    else "random_state"
 
 RunKey = tuple[str, str, int]  # (game, method, seed)
 
@@ -142,9 +138,15 @@ def paired_bootstrap(differences: Sequence[float], *, resamples: int = BOOTSTRAP
         # Every resample has mean d₀; scipy would warn about degenerate data instead.
         out.update(low=float(d[0]), high=float(d[0]), note="all differences equal")
     else:
+        # Imported here: scipy.stats takes ~2 s to import, and the CLI imports this module.
+        from scipy import stats as scipy_stats
+
+        # scipy ≥ 1.15 names the generator argument ``rng``; older versions ``random_state``.
+        rng_arg = ("rng" if "rng" in inspect.signature(scipy_stats.bootstrap).parameters
+                   else "random_state")
         res = scipy_stats.bootstrap((d,), np.mean, n_resamples=resamples, confidence_level=level,
                                     method=BOOTSTRAP["method"], vectorized=True,
-                                    **{_RNG_ARG: np.random.default_rng(seed)})
+                                    **{rng_arg: np.random.default_rng(seed)})
         out.update(low=float(res.confidence_interval.low),
                    high=float(res.confidence_interval.high))
     return out

@@ -27,9 +27,11 @@ from leap_rl.envs.games import rom_id_to_name
 
 @pytest.fixture
 def fresh_rom_cache():
-    """Forget cached action counts so the ROM lookup runs again (and forget them after)."""
+    """Forget cached ROM checks and action counts so the ROM lookup runs again (and after)."""
+    games._checked_rom_path.cache_clear()
     games._minimal_action_count.cache_clear()
     yield
+    games._checked_rom_path.cache_clear()
     games._minimal_action_count.cache_clear()
 
 
@@ -55,7 +57,9 @@ def derived_pool() -> tuple[str, ...]:
     ],
 )
 def test_name_forms_resolve(spelling, name, rom_id, actions):
-    assert resolve_game(spelling) == GameSpec(name, rom_id, actions)
+    spec = resolve_game(spelling)
+    assert spec == GameSpec(name, rom_id)
+    assert spec.num_actions == actions
 
 
 def test_game_spec_is_frozen_and_knows_its_gym_id():
@@ -108,7 +112,7 @@ def test_missing_rom_directory_message_explains_fix(monkeypatch, tmp_path, fresh
 
 
 def test_missing_rom_path_lookup(monkeypatch, tmp_path, fresh_rom_cache):
-    monkeypatch.setattr(games.roms, "get_rom_path", lambda rom_id: tmp_path / f"{rom_id}.bin")
+    monkeypatch.setattr(roms, "get_rom_path", lambda rom_id: tmp_path / f"{rom_id}.bin")
     with pytest.raises(MissingRomError, match="breakout.bin"):
         num_actions("Breakout")
 
@@ -121,13 +125,26 @@ def test_corrupt_rom_is_reported_as_missing(monkeypatch, tmp_path, fresh_rom_cac
 
 
 def test_num_actions_loads_each_rom_once(fresh_rom_cache, monkeypatch):
-    # Counted, not timed: a ROM is read once, whatever the spelling of later look-ups.
+    # Counted, not timed: a ROM is loaded once, whatever the spelling of later look-ups.
     loads = []
-    real = games.rom_path
-    monkeypatch.setattr(games, "rom_path", lambda rom_id: loads.append(rom_id) or real(rom_id))
+    real = games._load_action_count
+    monkeypatch.setattr(games, "_load_action_count", lambda path: loads.append(path.name)
+                        or real(path))
     assert num_actions("Alien") == 18
     assert num_actions("ALE/Alien-v5") == 18 and num_actions("alien") == 18
-    assert loads == ["alien"]
+    assert loads == ["alien.bin"]
+
+
+def test_resolving_and_loading_a_config_load_no_rom(fresh_rom_cache, monkeypatch):
+    # Resolving a name checks its ROM file; only reading num_actions loads the ROM.
+    from leap_rl.config import load_config
+
+    loads = []
+    monkeypatch.setattr(games, "_load_action_count", lambda path: loads.append(path.name) or 4)
+    assert resolve_game("Breakout").name == "Breakout"
+    load_config(None)  # the default pool: 25 Atari games
+    assert loads == []
+    assert resolve_game("Breakout").num_actions == 4 and loads == ["breakout.bin"]
 
 
 def test_frozen_pool_equals_derivation(derived_pool):
