@@ -3,9 +3,15 @@
 - cluster/aws.yaml, cluster/gcp.yaml: Ray's own schema, after the same preparation `ray up` runs.
 - cluster/kuberay.yaml: a RayJob (ray.io/v1) with a GPU worker group whose entrypoint is a real
   `leap-rl` command on a config in this repository.
-- docker/Dockerfile: its base image matches the Ray pin in setup.cfg and our Python (3.11).
-- README.md: each `leap-rl` line parses with the real CLI parser, each `ray`
-  line names a real subcommand with real options (Ray's click command group, no subprocess).
+- Who can run code (issue 14): token authentication on every node, the dashboard on the head's
+  loopback (launcher) or behind a ClusterIP Service (KubeRay), no port but SSH opened to the world.
+- GPU workers get `--gpus all`, the CPU head does not; AWS workers' `resolve:ssm` image id comes
+  with an instance profile allowed to resolve it, created by commands in docs/cluster.md.
+- docker/Dockerfile: its base image matches the Ray pin in setup.cfg and our Python (3.11); every
+  install is constrained by the base image's own versions and docker/constraints.txt.
+- README.md, docs/cluster.md: each `leap-rl` line parses with the real CLI parser, each `ray`
+  line names a real subcommand with real options (Ray's click command group, no subprocess); the
+  paths the cluster files' comments cite exist.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import importlib.util
+import json
 import math
 import re
 import shlex
@@ -25,13 +33,15 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER_CONFIGS = ["cluster/aws.yaml", "cluster/gcp.yaml"]
 KUBERAY = ROOT / "cluster" / "kuberay.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
-DOCS = [ROOT / "README.md"]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "cluster.md"]
+TOKEN_FILE = {"/home/ray/.ray/auth_token": "~/.ray/auth_token"}  # local → Ray's default path
 PAPER_CONFIG = ROOT / "configs" / "paper.yaml"
 PYTHON_TAG = "py311"  # the Python we test with (3.11), as Ray's image tags spell it
 
@@ -156,11 +166,96 @@ def test_launcher_config_has_a_cpu_head_and_autoscaling_spot_gpu_workers(path):
 def test_launcher_config_takes_everything_from_the_image(path):
     config = _prepared(_load(path))
     docker = config["docker"]
-    assert docker["image"] == _kuberay_images()[0], "one image for all cluster configs"
+    head_image, worker_image = _kuberay_images()
+    assert (docker["head_image"], docker["image"]) == (head_image, worker_image), (
+        "the same images as cluster/kuberay.yaml: CPU on the head, GPU on the workers")
     assert docker["container_name"]
-    # The image provides leap-rl and its dependencies: nothing to install or copy at start-up.
+    # The image provides leap-rl and its dependencies: nothing to install at start-up, and the only
+    # file copied is the token.
     assert config["setup_commands"] == [] and config["head_setup_commands"] == []
-    assert config["worker_setup_commands"] == [] and config["file_mounts"] == {}
+    assert config["worker_setup_commands"] == [] and config["file_mounts"] == TOKEN_FILE
+
+
+def _run_options(config: dict, node_type: str) -> list[str]:
+    """`docker run` options of a node type, merged as Ray merges them (command_runner.run_init,
+    StandardAutoscaler._get_node_specific_docker_config): run_options, then head_run_options on the
+    head, else the worker_run_options of the node type's docker section, or the global ones."""
+    docker = config["docker"]
+    if node_type == config["head_node_type"]:
+        return docker.get("run_options", []) + docker.get("head_run_options", [])
+    merged = {**docker, **config["available_node_types"][node_type].get("docker", {})}
+    return merged.get("run_options", []) + merged.get("worker_run_options", [])
+
+
+@pytest.mark.parametrize("path", LAUNCHER_CONFIGS)
+def test_gpu_workers_get_all_gpus_and_the_cpu_head_none(path):
+    config = _prepared(_load(path))
+    for name, node_type in config["available_node_types"].items():
+        options = " ".join(_run_options(config, name)).split()
+        gpus = [options[i + 1] for i, o in enumerate(options) if o == "--gpus"]
+        if node_type["resources"].get("GPU", 0) > 0:
+            assert gpus == ["all"], f"{path}: {name} has GPUs, its container must get them"
+        else:
+            assert gpus == [], f"{path}: {name} has no GPU; --gpus fails there"
+
+
+@pytest.mark.parametrize("path", LAUNCHER_CONFIGS)
+def test_launcher_cluster_runs_with_token_auth_and_no_public_ray_port(path):
+    config = _prepared(_load(path))
+    for name in config["available_node_types"]:
+        assert "--env RAY_AUTH_MODE=token" in _run_options(config, name), (
+            f"{path}: {name}'s container runs without RAY_AUTH_MODE=token")
+    # The token reaches Ray's default path in the container (the head passes it on to workers).
+    assert config["file_mounts"] == TOKEN_FILE
+    (head_start,) = [c for c in config["head_start_ray_commands"] if "ray start --head" in c]
+    assert "--dashboard-host=127.0.0.1" in head_start.split(), "the dashboard must stay on loopback"
+    for command in config["head_start_ray_commands"] + config["worker_start_ray_commands"]:
+        assert "0.0.0.0" not in command
+    # No rule added to the launcher's security group (Ray's default: SSH from anywhere, all ports
+    # within the group) and no firewall rule of ours on GCP.
+    assert "security_group" not in config["provider"] and "firewall" not in json.dumps(config)
+
+
+def _iam_policies(doc: Path) -> list[dict]:
+    """The JSON policy documents that docs' shell lines pass to `aws iam ... --policy-document`."""
+    policies = []
+    for line in _shell_lines(doc):
+        argv = shlex.split(line)
+        if argv[:2] == ["aws", "iam"] and "--policy-document" in argv:
+            policies.append(json.loads(argv[argv.index("--policy-document") + 1]))
+    return policies
+
+
+def test_aws_ssm_image_ids_come_with_a_profile_that_may_resolve_them():
+    """EC2 resolves `resolve:ssm:` with the launcher's permissions; for workers that is the head's
+    instance profile, and Ray's default one has no SSM permission."""
+    config = _prepared(_load("cluster/aws.yaml"))
+    region = config["provider"]["region"]
+    parameters = {t["node_config"]["ImageId"].removeprefix("resolve:ssm:")
+                  for t in config["available_node_types"].values()
+                  if t["node_config"].get("ImageId", "").startswith("resolve:ssm:")}
+    if not parameters:
+        return  # pinned AMI ids: nothing to resolve
+    head = config["available_node_types"][config["head_node_type"]]["node_config"]
+    profile = head.get("IamInstanceProfile", {}).get("Name")
+    assert profile, "workers with resolve:ssm need a head instance profile with ssm:GetParameters"
+    docs = (ROOT / "docs" / "cluster.md").read_text()
+    assert f"--instance-profile-name {profile}" in docs, f"docs/cluster.md must create {profile}"
+    granted = [s for p in _iam_policies(ROOT / "docs" / "cluster.md") for s in p["Statement"]
+               if s["Effect"] == "Allow" and "ssm:GetParameters" in s["Action"]]
+    for parameter in parameters:
+        arn = f"arn:aws:ssm:{region}::parameter{parameter}"
+        assert any(fnmatch.fnmatchcase(arn, r) for s in granted for r in [s["Resource"]]), (
+            f"no policy in docs/cluster.md allows ssm:GetParameters on {arn}")
+
+
+@pytest.mark.parametrize("path", LAUNCHER_CONFIGS + ["cluster/kuberay.yaml", "docker/Dockerfile"])
+def test_paths_cited_in_comments_exist(path):
+    comments = [ln for ln in (ROOT / path).read_text().splitlines() if ln.lstrip().startswith("#")]
+    cited = re.findall(r"(?<![\w/.~-])((?:docs|cluster|docker|configs)/[\w./-]*\w)", "\n".join(comments))
+    assert cited, f"{path} cites no documentation"
+    for target in cited:
+        assert (ROOT / target).exists(), f"{path} cites {target}, which does not exist"
 
 
 @pytest.mark.parametrize("path", LAUNCHER_CONFIGS)
@@ -198,7 +293,7 @@ def _kuberay_images() -> list[str]:
     spec = _rayjob()["spec"]["rayClusterSpec"]
     templates = [spec["headGroupSpec"]["template"]] + [g["template"] for g in
                                                        spec["workerGroupSpecs"]]
-    return [c["image"] for t in templates for c in t["spec"]["containers"]]
+    return [c["image"] for t in templates for c in t["spec"]["containers"]]  # head's first
 
 
 def test_kuberay_manifest_is_a_rayjob_that_cleans_up():
@@ -208,7 +303,19 @@ def test_kuberay_manifest_is_a_rayjob_that_cleans_up():
     assert spec["shutdownAfterJobFinishes"] is True
     assert isinstance(spec["ttlSecondsAfterFinished"], int) and spec["ttlSecondsAfterFinished"] >= 0
     assert Version(spec["rayClusterSpec"]["rayVersion"]) in _ray_pin()
-    assert len(set(_kuberay_images())) == 1, "head and workers run the same image"
+    head_image, worker_image = _kuberay_images()
+    assert head_image == worker_image.replace("-gpu", "-cpu") != worker_image, (
+        "one build of docker/Dockerfile: its CPU variant on the head, its GPU variant on workers")
+
+
+def test_kuberay_runs_with_token_auth_behind_a_cluster_ip_service():
+    spec = _rayjob()["spec"]["rayClusterSpec"]
+    assert spec["authOptions"]["mode"] == "token"  # KubeRay >= 1.5.1 with Ray >= 2.52
+    assert Version(spec["rayVersion"]) >= Version("2.52")
+    assert spec["headGroupSpec"].get("serviceType", "ClusterIP") == "ClusterIP"
+    assert not spec["headGroupSpec"].get("enableIngress", False)
+    for document in _kuberay_documents():
+        assert document["kind"] not in {"Service", "Ingress"}, "no extra way in to the head"
 
 
 def test_kuberay_has_a_gpu_worker_group_and_a_head_without_gpus():
@@ -319,20 +426,71 @@ def test_dockerfile_runs_as_ray_without_healthcheck_and_caches_dependencies():
         return next(i for i, ln in enumerate(lines) if predicate(ln))
 
     setup_cfg_copied = first(lambda ln: ln.startswith("COPY") and "setup.cfg" in ln)
-    deps_installed = first(lambda ln: ln.startswith("RUN") and "install_requires" in ln)
+    deps_installed = first(lambda ln: ln.startswith("RUN") and "requirements.py requirements" in ln)
     source_copied = first(lambda ln: ln.startswith("COPY") and "leap_rl" in ln)
     assert setup_cfg_copied < deps_installed < source_copied, (
         "copy setup.cfg, install the dependencies, then copy the source (layer cache)")
 
 
+def _docker_requirements():
+    spec = importlib.util.spec_from_file_location("docker_requirements",
+                                                  ROOT / "docker" / "requirements.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_dockerfile_installs_exactly_setup_cfgs_requirements():
-    """The Dockerfile reads install_requires itself; it must read what setuptools reads."""
-    text = DOCKERFILE.read_text()
-    snippet = next(m.group(1) for m in re.finditer(r"python -c '([^']*)'", text)
-                   if "install_requires" in m.group(1))
-    out = subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split("\n")
-    assert [r for r in out if r] == list(_setup_cfg()["options"]["install_requires"])
+    """docker/requirements.py reads setup.cfg itself; it must read what setuptools reads."""
+    out = subprocess.run([sys.executable, "docker/requirements.py", "requirements"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    options = _setup_cfg()["options"]
+    assert out == list(options["install_requires"]) + list(options["extras_require"]["cluster"])
+
+
+def test_image_versions_come_from_the_base_image_then_the_lock():
+    pins = _docker_requirements().constraints(
+        base_freeze=["numpy==1.26.4", "ray @ file:///home/ray/ray-2.60.0-cp311.whl", "-e /x",
+                     "Pydantic==2.11.0"],
+        lock=["# comment", "numpy==2.4.6", "pydantic==2.12.0", "torch==2.13.0"],
+        ray_version="2.60.0")
+    # The base image's versions win, Ray is pinned to its own, the lock adds what the base lacks.
+    assert pins == ["Pydantic==2.11.0", "numpy==1.26.4", "ray==2.60.0", "torch==2.13.0"]
+
+
+def _makefile_torch() -> str:
+    return re.search(r"^TORCH_VERSION \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+
+
+def test_the_lock_pins_every_requirement_within_setup_cfgs_ranges():
+    lock = {}
+    for line in (ROOT / "docker" / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            assert canonicalize_name(name) not in lock, f"{name} pinned twice"
+            lock[canonicalize_name(name)] = Version(version)
+    for text in _docker_requirements().requirements():
+        req = Requirement(text)
+        version = lock.get(canonicalize_name(req.name))
+        assert version is not None, f"docker/constraints.txt does not pin {req.name}"
+        assert req.specifier.contains(version, prereleases=True), f"{req.name}=={version}: {req}"
+    _, args = _dockerfile_base_image()
+    torch_arg = next(ln.split("=", 1)[1] for ln in _dockerfile_instructions()
+                     if ln.startswith("ARG TORCH_VERSION="))
+    assert str(lock["torch"]) == torch_arg == _makefile_torch(), "one torch for tests and images"
+    assert Version(args["RAY_VERSION"]) == lock["ray"]
+
+
+def test_every_install_in_the_image_is_pinned_and_leaves_no_build_output():
+    lines = _dockerfile_instructions()
+    installs = [i for i, ln in enumerate(lines) if ln.startswith("RUN") and "pip install" in ln]
+    pins = next(i for i, ln in enumerate(lines) if ln.startswith("RUN") and "pip freeze" in ln)
+    assert installs and pins < installs[0], "the base image's versions are read before any install"
+    for i in installs:
+        assert lines[i].count("pip install") == lines[i].count("-c /home/ray/leap-rl-build/pins.txt"), (
+            f"an install without the pins: {lines[i]}")
+    package = next(ln for ln in lines if ln.startswith("RUN") and "pip install --no-deps" in ln)
+    assert "rm -rf build ./*.egg-info" in package, "the job's working_dir would carry build output"
 
 
 def _dockerignored(path: str, patterns: list[str]) -> bool:
@@ -431,12 +589,14 @@ def _doc_commands():
 
 
 def test_cluster_docs_exist_and_cover_the_whole_workflow():
-    text = (ROOT / "README.md").read_text()
+    text = "\n".join(doc.read_text() for doc in DOCS)
     for needed in ["ray up cluster/aws.yaml", "ray job submit", "--port-forward 6006",
                    "ray rsync-down cluster/aws.yaml", "init/encoder.pt",
                    "ray down cluster/aws.yaml", "kubectl apply -f cluster/kuberay.yaml",
-                   "kubectl get rayjob", "kubectl logs", "kubectl port-forward", "kubectl cp"]:
-        assert needed in text, f"README.md lacks {needed!r}"
+                   "kubectl get rayjob", "kubectl logs", "kubectl port-forward", "kubectl cp",
+                   "ray get-auth-token", "RAY_AUTH_MODE=token", "ray dashboard cluster/aws.yaml",
+                   "pip install -e '.[cluster]'", "ray start --head"]:
+        assert needed in text, f"README.md and docs/cluster.md lack {needed!r}"
 
 
 @pytest.mark.parametrize("doc,line", _doc_commands())
