@@ -1,18 +1,18 @@
-"""The README's cluster path on one machine: `ray start --head`, then `ray job submit` (issue 14).
+"""The README's cluster path on one machine ("0. Try it on one machine"; issue 14).
 
-One token-protected head on the loopback for the module, started as the README says (Ray's CLI,
-token authentication on), with its own temp dir, ports and HOME, so it never meets another Ray
-instance on this machine and never reads or writes the user's ~/.ray/auth_token. Two kinds of
-submission: without the token (refused, nothing runs) and with it (the README's job runs and
-writes its run directory). Teardown stops exactly the processes this head started, by pid: never
-`ray stop`, which would stop every Ray instance of this user on the machine.
+One token-protected head on the loopback for the module, made with the README's commands:
+`ray get-auth-token --generate`, then `ray start --head` with RAY_AUTH_MODE=token. It gets its own
+temp dir, ports and HOME (so its ~/.ray/auth_token is not the user's), so that it never meets
+another Ray instance on this machine. Two kinds of submission: without the token or with a wrong
+one (refused, nothing runs) and with it (the README's job runs and writes its run directory).
+Teardown stops exactly the processes this head started, by pid: never `ray stop`, which would
+stop every Ray instance of this user on the machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -49,12 +49,16 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _client_env(home: Path, token: str | None) -> dict[str, str]:
-    """A submitter's environment: the token (and RAY_AUTH_MODE=token) only when given."""
+def _env(home: Path, token_mode: bool, token: str | None = None) -> dict[str, str]:
+    """A shell as the README's: the package's bin first on PATH (`source .venv/bin/activate`),
+    HOME (where Ray keeps ~/.ray/auth_token), `export RAY_AUTH_MODE=token` if ``token_mode``, and
+    RAY_AUTH_TOKEN, which takes precedence over the file, only if ``token`` is given."""
     env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS and k != "RAY_ADDRESS"}
     env.update(HOME=str(home), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    if token_mode:
+        env["RAY_AUTH_MODE"] = "token"
     if token is not None:
-        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+        env["RAY_AUTH_TOKEN"] = token
     return env
 
 
@@ -130,9 +134,14 @@ def head():
     # Short and unique: Ray's socket paths under it must stay below the 107-byte limit, and the
     # path is how teardown finds this head's processes.
     temp = Path(tempfile.mkdtemp(prefix="leap-rl-head-", dir="/tmp"))
-    home = temp / "home"  # no ~/.ray/auth_token of the user's is read, none is written
+    home, stranger = temp / "home", temp / "stranger"  # the user's HOME, and one with no token
     home.mkdir()
-    token = secrets.token_hex(16)
+    stranger.mkdir()
+    env = _env(home, token_mode=True)
+    generated = _ray(["get-auth-token", "--generate"], env=env)
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    token = generated.stdout.strip()
+    assert token and (home / ".ray" / "auth_token").read_text().strip() == token
     gcs, dashboard, client, agent, agent_grpc, metrics = _free_ports(6)
     started = _ray(["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
                     "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
@@ -142,11 +151,11 @@ def head():
                     "--metrics-export-port", str(metrics), "--num-cpus", "2", "--num-gpus", "0",
                     "--include-dashboard=true", "--temp-dir", str(temp / "ray"),
                     "--disable-usage-stats"],
-                   env=_client_env(home, token))  # the head itself runs with token auth on
+                   env=env)
     try:
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-        yield SimpleNamespace(address=f"http://127.0.0.1:{dashboard}", token=token, home=home,
-                              temp=temp)
+        yield SimpleNamespace(address=f"http://127.0.0.1:{dashboard}", home=home,
+                              stranger=stranger, env=env)
     finally:
         left = _stop(str(temp))
         shutil.rmtree(temp, ignore_errors=True)
@@ -156,23 +165,23 @@ def head():
 # ---------------------------------------------------------------- the tests
 
 
-def _submit(head, token: str | None, submission_id: str, entrypoint: list[str]):
+def _submit(env: dict[str, str], head, submission_id: str, entrypoint: list[str]):
     return _ray(["job", "submit", "--address", head.address, "--working-dir", ".",
-                 "--submission-id", submission_id, "--no-wait", "--", *entrypoint],
-                env=_client_env(head.home, token))
+                 "--submission-id", submission_id, "--no-wait", "--", *entrypoint], env=env)
 
 
 def _job_ids(head) -> str:
-    listed = _ray(["job", "list", "--address", head.address], env=_client_env(head.home, head.token))
+    listed = _ray(["job", "list", "--address", head.address], env=head.env)
     assert listed.returncode == 0, listed.stderr[-2000:]
     return listed.stdout
 
 
 def test_a_submission_without_the_token_or_with_a_wrong_one_is_refused(head, tmp_path):
     marker = tmp_path / "ran"
-    cases = {"no-token": (None, "Unauthorized"), "wrong-token": ("0" * 32, "Forbidden")}
-    for submission_id, (token, refusal) in cases.items():
-        result = _submit(head, token, submission_id, ["touch", str(marker)])
+    cases = {"no-token": (_env(head.stranger, token_mode=False), "Unauthorized"),
+             "wrong-token": (_env(head.stranger, token_mode=True, token="0" * 32), "Forbidden")}
+    for submission_id, (env, refusal) in cases.items():
+        result = _submit(env, head, submission_id, ["touch", str(marker)])
         output = result.stdout + result.stderr
         assert result.returncode != 0, f"{submission_id}: the head accepted the job:\n{output}"
         assert refusal in output, output[-2000:]
@@ -182,11 +191,11 @@ def test_a_submission_without_the_token_or_with_a_wrong_one_is_refused(head, tmp
 
 def test_the_readmes_job_runs_on_the_head_and_writes_its_run_directory(head, tmp_path):
     out = tmp_path / "run"
-    env = _client_env(head.home, head.token)
+    env = head.env  # the README's shell: RAY_AUTH_MODE=token, the token in ~/.ray/auth_token
     entrypoint = ["leap-rl", "train", "configs/smoke.yaml", "--address", "auto", "--out", str(out)]
     for override in SMALL:
         entrypoint += ["--set", override]
-    submitted = _submit(head, head.token, "leap-rl-smoke", entrypoint)
+    submitted = _submit(env, head, "leap-rl-smoke", entrypoint)
     assert submitted.returncode == 0, submitted.stdout[-2000:] + submitted.stderr[-2000:]
 
     # The README's next two commands: follow the logs until the job ends, then its status.
