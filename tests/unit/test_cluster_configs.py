@@ -216,6 +216,16 @@ def test_launcher_cluster_runs_with_token_auth_and_no_public_ray_port(path):
     assert "security_group" not in config["provider"] and "firewall" not in json.dumps(config)
 
 
+@pytest.mark.parametrize("path", LAUNCHER_CONFIGS)
+def test_launcher_start_commands_are_real_ray_commands(path):
+    config = _load(path)
+    for command in config["head_start_ray_commands"] + config["worker_start_ray_commands"]:
+        for part in command.split(";"):
+            argv = shlex.split(part)
+            if argv[:1] == ["ray"]:
+                _check_ray_command(argv, f"{path}: {part.strip()}")
+
+
 def _iam_policies(doc: Path) -> list[dict]:
     """The JSON policy documents that docs' shell lines pass to `aws iam ... --policy-document`."""
     policies = []
