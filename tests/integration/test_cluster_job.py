@@ -170,7 +170,7 @@ def _submit(env: dict[str, str], head, submission_id: str, entrypoint: list[str]
                  "--submission-id", submission_id, "--no-wait", "--", *entrypoint], env=env)
 
 
-def _job_ids(head) -> str:
+def _job_list(head) -> str:
     listed = _ray(["job", "list", "--address", head.address], env=head.env)
     assert listed.returncode == 0, listed.stderr[-2000:]
     return listed.stdout
@@ -185,7 +185,8 @@ def test_a_submission_without_the_token_or_with_a_wrong_one_is_refused(head, tmp
         output = result.stdout + result.stderr
         assert result.returncode != 0, f"{submission_id}: the head accepted the job:\n{output}"
         assert refusal in output, output[-2000:]
-    assert "no-token" not in _job_ids(head) and "wrong-token" not in _job_ids(head)
+    listed = _job_list(head)
+    assert "no-token" not in listed and "wrong-token" not in listed
     assert not marker.exists(), "a refused submission ran its entrypoint"
 
 
