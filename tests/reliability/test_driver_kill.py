@@ -4,8 +4,8 @@
 The driver runs in a subprocess of its own process session with its own local Ray instance; a
 kill takes down the session (driver, Ray, workers), as losing the driver's machine would. Each
 run then resumes from the last complete checkpoint; after the same number of meta-steps θ⁰ and
-the Adam state must equal an uninterrupted run's bit for bit. The named stand-in task makes the
-result exact.
+the Adam state must equal an uninterrupted run's (to 1e-6, see ``TOLERANCE``). The named stand-in
+task makes the chunks exact.
 """
 
 import os
@@ -76,14 +76,25 @@ def final_state(out):
     return load_latest(Path(out) / "checkpoints", lambda m: None)
 
 
+# Separate driver processes: equal to 1e-6. Under a loaded machine a resumed driver's Adam step
+# once came out up to 3e-7 away from the uninterrupted run's in one half of one tensor, with
+# identical chunks and identical state going in (docs/reliability.md, item 5). One chunk lost or
+# counted twice moved every tensor of θ⁰ by ≥ 2.6e-4 and the first moment by 0.23 there: far
+# outside this tolerance, so the test still catches what it is for.
+TOLERANCE = 1e-6
+
+
 def assert_same(a, b):
     assert a["meta_step"] == b["meta_step"] == META_STEPS
     x, y = a["meta_optimizer"], b["meta_optimizer"]
+    assert x["steps_taken"] == y["steps_taken"] == META_STEPS
     for k in x["init"]:
-        assert torch.equal(x["init"][k], y["init"][k])
+        torch.testing.assert_close(x["init"][k], y["init"][k], rtol=0, atol=TOLERANCE)
     for slot, state in x["adam"]["state"].items():
-        for key in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(state[key], y["adam"]["state"][slot][key])
+        assert torch.equal(state["step"], y["adam"]["state"][slot]["step"])
+        for key in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(state[key], y["adam"]["state"][slot][key], rtol=0,
+                                       atol=TOLERANCE)
 
 
 @pytest.fixture(scope="module")
