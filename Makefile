@@ -26,8 +26,9 @@ smoke: install
 test: install
 	$(BIN)/python -m pytest -q -ra tests
 
+# The unit tier alone (tests/unit, marker unit: see setup.cfg); under a minute (docs/benchmarks.md).
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not integration" tests
+	$(BIN)/python -m pytest -q -m unit tests/unit
 
 # The MinAtar experiment of docs/results.md (about 2 hours on 2 cores); run again to resume.
 minatar-experiment: install

@@ -4,6 +4,8 @@
 arithmetic or timing (resume equality, chunk counting, scaling): it produces seeded, known
 partial sums at a controlled pace, and carries fault knobs (``blank_chunks``, ``leak_mb``) for
 the reliability tests. ``burn_cpu`` is the fixed CPU work it does per chunk.
+``RecordingAccumulator`` is the real Leap accumulator plus checks of what the A2C learner
+hands it (one observation per optimizer step, taken before the step).
 tests/unit/test_testing_module.py fails if a non-testing module of leap_rl imports this one.
 """
 
@@ -17,6 +19,7 @@ import torch
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.protocol import Assignment, Progress
+from leap_rl.leap import LeapAccumulator
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,37 @@ def burn_cpu(matmuls: int) -> None:
         a = torch.ones(256, 256)
         for _ in range(matmuls):
             a = (a @ a).clamp_(max=1.0)
+
+
+class RecordingAccumulator(LeapAccumulator):
+    """The real accumulator, plus a check of every observation against the live model.
+
+    The parameters observed are views of the model's own: they are cloned when observed and
+    compared with the model's parameters as the optimizer is about to step (θⁱ, which a
+    comparison of the views with the live tensors, one storage, could not tell from θⁱ⁺¹).
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.calls = 0
+        self.steps = 0
+        self.seen_params: list[dict[str, torch.Tensor]] = []
+        self.losses: list[torch.Tensor] = []
+
+    def attach(self, learner) -> None:
+        """Check each optimizer step of ``learner`` against the observation before it."""
+        live = dict(learner.model.named_parameters())
+
+        def before_step(*_) -> None:
+            self.steps += 1
+            assert self.calls == self.steps  # one observe per step, before it
+            for name, seen in self.seen_params[-1].items():
+                assert torch.equal(seen, live[name].detach()), name
+
+        learner.optimizer.register_step_pre_hook(before_step)
+
+    def observe(self, loss, params, grads) -> None:
+        self.calls += 1
+        self.seen_params.append({n: t.detach().clone() for n, t in params.items()})
+        self.losses.append(loss.detach().clone())
+        super().observe(loss, params, grads)

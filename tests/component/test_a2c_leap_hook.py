@@ -12,40 +12,7 @@ import torch
 from leap_rl.agent import A2CConfig, A2CLearner, build_actor_critic, encoder_state
 from leap_rl.envs import make_vector_env
 from leap_rl.leap import LeapAccumulator
-
-
-class RecordingAccumulator(LeapAccumulator):
-    """The real accumulator, plus a check of every observation against the live model.
-
-    The parameters observed are views of the model's own: they are cloned when observed and
-    compared with the model's parameters as the optimizer is about to step (θⁱ, which a
-    comparison of the views with the live tensors, one storage, could not tell from θⁱ⁺¹).
-    """
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.calls = 0
-        self.steps = 0
-        self.seen_params: list[dict[str, torch.Tensor]] = []
-        self.losses: list[torch.Tensor] = []
-
-    def attach(self, learner: A2CLearner) -> None:
-        """Check each optimizer step of ``learner`` against the observation before it."""
-        live = dict(learner.model.named_parameters())
-
-        def before_step(*_) -> None:
-            self.steps += 1
-            assert self.calls == self.steps  # one observe per step, before it
-            for name, seen in self.seen_params[-1].items():
-                assert torch.equal(seen, live[name].detach()), name
-
-        learner.optimizer.register_step_pre_hook(before_step)
-
-    def observe(self, loss, params, grads) -> None:
-        self.calls += 1
-        self.seen_params.append({n: t.detach().clone() for n, t in params.items()})
-        self.losses.append(loss.detach().clone())
-        super().observe(loss, params, grads)
+from leap_rl.testing import RecordingAccumulator
 
 
 def cartpole_learner(accumulator, seed: int = 0, **overrides) -> A2CLearner:
@@ -183,32 +150,3 @@ def test_training_without_accumulator_works():
     assert learner.updates == 20 and reports[-1].agent_steps == 400
     after = list(learner.model.parameters())
     assert all(not torch.equal(b, a.detach()) for b, a in zip(before, after))
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("game, actions", [("Breakout", 4), ("Alien", 18)])
-def test_atari_end_to_end_with_real_accumulator(game, actions):
-    cfg = A2CConfig(num_envs=8)  # paper settings otherwise; 8 envs to stay quick
-    env = make_vector_env(game, cfg.num_envs, seed=0)
-    try:
-        assert env.single_observation_space.shape == (3, 84, 84)
-        torch.manual_seed(0)
-        model = build_actor_critic(cfg.encoder, env.single_observation_space.shape,
-                                   env.single_action_space.n)
-        assert model.policy.out_features == actions
-        acc = RecordingAccumulator(metric="energy")
-        learner = A2CLearner(env, model, cfg, seed=0, accumulator=acc)
-        acc.attach(learner)
-        assert learner._obs.shape[1:] == (8, 3, 84, 84)
-        reports = list(learner.train(total_agent_steps=320, report_every_updates=4))
-        assert acc.calls == acc.steps == learner.updates == 8 and learner.agent_steps == 320
-        assert len(reports) == 2
-        flushed = acc.flush()
-        assert sorted(flushed) == sorted(encoder_state(model))
-        assert sorted(flushed) == ["encoder.conv1.bias", "encoder.conv1.weight",
-                                   "encoder.conv2.bias", "encoder.conv2.weight",
-                                   "encoder.fc.bias", "encoder.fc.weight"]
-        assert all(torch.isfinite(t).all() for t in flushed.values())
-        assert acc.stats()["segments"] == 7
-    finally:
-        env.close()
