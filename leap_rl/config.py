@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leap_rl.agent.config import A2CConfig
 from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
+from leap_rl.leap_options import (
+    DEFAULT_LOSS_IN_MANIFOLD,
+    DEFAULT_METRIC,
+    DEFAULT_STABILIZER,
+    Metric,
+)
 
 
 class ConfigError(ValueError):
@@ -75,14 +81,15 @@ class EnvConfig(_Section):
 
 
 class LeapConfig(_Section):
-    """The meta-gradient of eq. 8 (DESIGN.md, 'The algorithm, in our words')."""
+    """The meta-gradient of eq. 8 (docs/design.md, 'The algorithm, in our words'); the defaults
+    are :mod:`leap_rl.leap_options`' (the paper's Atari runs: energy)."""
 
-    metric: Literal["length", "energy"] = Field("energy", description="Path length d₁ (p=1) "
-                                                "or energy d₂ (p=2); paper's Atari runs: energy.")
-    loss_in_manifold: bool = Field(True, description="Include the loss in the task manifold "
-                                   "(the Δf term of eq. 8).")
-    stabilizer: bool = Field(True, description="Replace Δf by −|Δf| (sec. 2.3) so the "
-                             "meta-gradient never follows a gradient uphill.")
+    metric: Metric = Field(DEFAULT_METRIC, description="Path length d₁ (p=1) or energy d₂ "
+                           "(p=2); paper's Atari runs: energy.")
+    loss_in_manifold: bool = Field(DEFAULT_LOSS_IN_MANIFOLD, description="Include the loss in "
+                                   "the task manifold (the Δf term of eq. 8).")
+    stabilizer: bool = Field(DEFAULT_STABILIZER, description="Replace Δf by −|Δf| (sec. 2.3) "
+                             "so the meta-gradient never follows a gradient uphill.")
 
 
 class MetaConfig(_Section):

@@ -23,19 +23,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Literal
-
 import torch
 
-Metric = Literal["length", "energy"]
-_P = {"length": 1, "energy": 2}
+from leap_rl.leap_options import (
+    DEFAULT_LOSS_IN_MANIFOLD,
+    DEFAULT_METRIC,
+    DEFAULT_STABILIZER,
+    POWERS as _P,
+    Metric,
+)
 
 
 class _Point:
     """The last point of the path: θⁱ and ∇f(θⁱ) as the two rows of one buffer, fⁱ, ‖∇f(θⁱ)‖².
 
-    The rows sit in one [2, n] buffer so that cⁱ = coef·Δθⁱ + coef·Δfⁱ·gⁱ is a single
-    matrix-vector product over both rows (one pass over memory instead of two).
+    The rows sit in one [2, n] buffer so that cⁱ = coef·Δθⁱ + coef·Δfⁱ·gⁱ can be added to the sum
+    by one matrix-vector product over both rows (``addmv``: one pass over memory instead of
+    two). That is what the device path always does, and the host path with one torch thread;
+    with more, the host path adds the two rows by two elementwise adds instead (those use every
+    thread, this BLAS's gemv one).
     """
 
     def __init__(self, layout, numel: int, **kw) -> None:
@@ -61,8 +67,10 @@ class LeapAccumulator:
     reading them would stall the stream. ``scalars_on_host`` forces either way (tests run both).
     """
 
-    def __init__(self, metric: Metric = "length", loss_in_manifold: bool = True,
-                 stabilizer: bool = True, *, scalars_on_host: bool | None = None) -> None:
+    def __init__(self, metric: Metric = DEFAULT_METRIC,
+                 loss_in_manifold: bool = DEFAULT_LOSS_IN_MANIFOLD,
+                 stabilizer: bool = DEFAULT_STABILIZER, *,
+                 scalars_on_host: bool | None = None) -> None:
         if metric not in _P:
             raise ValueError(f"metric must be 'length' or 'energy', got {metric!r}")
         self.metric = metric

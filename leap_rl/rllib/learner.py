@@ -59,10 +59,12 @@ class LeapLearnerMixin:
             self.leap_accumulator = self.make_accumulator(settings)
 
     def make_accumulator(self, settings: dict[str, Any]) -> LeapAccumulator:
-        """The accumulator of this task (a seam for tests)."""
-        return LeapAccumulator(metric=settings.get("metric", "energy"),
-                               loss_in_manifold=settings.get("loss_in_manifold", True),
-                               stabilizer=settings.get("stabilizer", True))
+        """The accumulator of this task (a seam for tests), with the config's Leap settings
+        (``rllib.build.algorithm_config`` always passes all three: no second set of defaults
+        here)."""
+        return LeapAccumulator(metric=settings["metric"],
+                               loss_in_manifold=settings["loss_in_manifold"],
+                               stabilizer=settings["stabilizer"])
 
     def compute_gradients(self, loss_per_module, **kwargs):
         if self.leap_accumulator is not None:
