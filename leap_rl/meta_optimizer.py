@@ -1,7 +1,9 @@
 """The outer loop's optimizer: holds the initialization θ⁰ and steps it with Adam.
 
-Algorithm 1, line 13 of the paper takes a plain gradient step θ⁰ ← θ⁰ − β/|B| · ∇F̄; like the
-paper's Atari experiments we use Adam on the same mean meta-gradient (1/|B|) Σ_τ Gτ.
+Algorithm 1, line 13 of the paper takes a plain gradient step θ⁰ ← θ⁰ − β/|B| · ∇F̄. The paper
+names Adam for the meta update only in its Multi-CV experiment (appendix E, constant learning
+rate 0.01); appendix F (Atari) names no meta-optimizer. Adam here, on the same mean
+meta-gradient (1/|B|) Σ_τ Gτ, is this project's choice (``meta.learning_rate``, ``meta.betas``).
 Pure torch: no Ray, no gym.
 """
 
