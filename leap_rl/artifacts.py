@@ -6,12 +6,15 @@ observation shape it expects, the parameter names, and where it came from (meta-
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from leap_rl.storage import RemotePath, RunPath, location
 
 if TYPE_CHECKING:  # torch is imported where a file is written or read: the CLI imports this
     import torch   # module for ArtifactError, before it knows that its input is valid
@@ -24,12 +27,19 @@ class ArtifactError(ValueError):
     """A file that is missing, truncated, or not what it claims to be."""
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | RunPath, write: Callable[[IO[bytes]], None]) -> RunPath:
     """Calls ``write(handle)`` on a temporary file beside ``path``, fsyncs, renames over ``path``.
 
     A reader sees the old file or the new one, never a partial write; the rename is made durable.
+    On an object store (``s3://…``) the bytes are collected first and written in one upload,
+    which an object store shows whole or not at all.
     """
-    path = Path(path)
+    path = location(path)
+    if isinstance(path, RemotePath):
+        buffer = io.BytesIO()
+        write(buffer)
+        path.write_bytes(buffer.getvalue())
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -49,16 +59,16 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     return path
 
 
-def atomic_save(obj: Any, path: str | Path) -> Path:
+def atomic_save(obj: Any, path: str | RunPath) -> RunPath:
     """torch.save ``obj`` to ``path`` atomically (:func:`atomic_write`)."""
     import torch
 
     return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
-def save_init(path: str | Path, params: Mapping[str, torch.Tensor], *, architecture: str,
+def save_init(path: str | RunPath, params: Mapping[str, torch.Tensor], *, architecture: str,
               observation_shape: tuple[int, ...], meta_step: int | None = None,
-              extra: Mapping[str, Any] | None = None) -> Path:
+              extra: Mapping[str, Any] | None = None) -> RunPath:
     """Writes θ⁰ (CPU tensors) and its metadata to ``path`` atomically."""
     record = {
         "format": INIT_FORMAT, "version": INIT_VERSION, "architecture": architecture,
@@ -69,16 +79,21 @@ def save_init(path: str | Path, params: Mapping[str, torch.Tensor], *, architect
     return atomic_save(record, path)
 
 
-def verified_load(path: str | Path) -> Any:
+def verified_load(path: str | RunPath) -> Any:
     """torch.load after checking every CRC-32 of torch's zip format (torch.load checks none,
-    so flipped bytes in tensor data would otherwise load as good). Raises on any damage."""
+    so flipped bytes in tensor data would otherwise load as good). Raises on any damage. A
+    remote file is read once, into memory, and checked and loaded from there."""
     import torch
 
-    with zipfile.ZipFile(path) as archive:
+    path = location(path)
+    source = io.BytesIO(path.read_bytes()) if isinstance(path, RemotePath) else path
+    with zipfile.ZipFile(source) as archive:
         bad = archive.testzip()
     if bad is not None:
         raise ValueError(f"checksum mismatch in {bad}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    return torch.load(source, map_location="cpu", weights_only=True)
 
 
 def one_line(err: BaseException) -> str:
@@ -87,9 +102,10 @@ def one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def load_init(path: str | Path) -> dict[str, Any]:
-    """Reads an ``encoder.pt`` written by :func:`save_init`; raises ArtifactError if unusable."""
-    path = Path(path)
+def load_init(path: str | RunPath) -> dict[str, Any]:
+    """Reads an ``encoder.pt`` written by :func:`save_init` (a local path or a URI such as
+    ``s3://bucket/run/init/encoder.pt``); raises ArtifactError if unusable."""
+    path = location(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file")
     try:

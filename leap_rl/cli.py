@@ -24,8 +24,9 @@ from leap_rl.config import ConfigError, config_fields_help, load_config
 from leap_rl.envs import MissingRomError, UnknownGameError
 from leap_rl.evaluation.cli import add_evaluate_parsers
 from leap_rl.joint_cli import add_joint_parser
+from leap_rl.storage import StorageError
 
-USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError)
+USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError, StorageError)
 
 
 def _add_config_args(parser: argparse.ArgumentParser, positional: bool,
@@ -70,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "inner.algorithm (default: the config's)")
     train = sub.add_parser("train", help="meta-train an initialization with Leap on Ray")
     _add_config_args(train, positional=True, resumable=True)
-    train.add_argument("--out", default=None, help="run directory for a new run; one that holds "
-                       "anything is refused (see --resume, --force) (default: a new "
+    train.add_argument("--out", default=None, help="run directory for a new run, a path or a "
+                       "URI (s3://bucket/run, gs://bucket/run); one that holds anything is "
+                       "refused (see --resume, --force) (default: a new "
                        "runs/NAME-sSEED-YYYYmmdd-HHMMSS, UTC)")
     train.add_argument("--address", default=None, help="Ray cluster to join ('auto', or "
                        "host:port); default: RAY_ADDRESS if set, else an embedded local instance")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from leap_rl.agent.config import A2CConfig
 from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
+from leap_rl.storage import location
 from leap_rl.leap_options import (
     DEFAULT_LOSS_IN_MANIFOLD,
     DEFAULT_METRIC,
@@ -243,7 +244,7 @@ def _check_backend(cfg: ExperimentConfig, source: str) -> None:
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+    path = location(path)  # a resumed run's config.yaml may lie in a bucket (s3://…)
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as err:

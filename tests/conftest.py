@@ -22,6 +22,33 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3-compatible server (moto's server mode) on the loopback: its endpoint URL."""
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch, request):
+    """A new, empty bucket on :func:`s3_server` as ``s3://NAME``; the AWS_* variables that both
+    pyarrow and boto3 (TensorBoard's S3 reader) read point at the server for this test only."""
+    import re
+
+    boto3 = pytest.importorskip("boto3")
+    for key, value in {"AWS_ENDPOINT_URL": s3_server, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    boto3.client("s3").create_bucket(Bucket=name)
+    return f"s3://{name}"
+
+
 # Test tiers: the folder a test lives in is its tier, and its marker (setup.cfg lists them), so
 # `-m unit` and `tests/unit` select the same tests. A tier marker written on a test in another
 # tier's folder is a contradiction and stops the collection. tests/unit/test_cluster_configs.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -21,11 +22,12 @@ from leap_rl.artifacts import save_init
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.protocol import Assignment
-from leap_rl.distributed.runlog import RunLog, log_step_after
+from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
 from leap_rl.distributed.runners import runner_for
 from leap_rl.distributed.scheduler import MetaStepRun, WorkerPool
 from leap_rl.envs import make_vector_env
 from leap_rl.meta_optimizer import MetaOptimizer
+from leap_rl.storage import RemotePath, location
 
 
 class MetaTrainingError(RuntimeError):
@@ -70,18 +72,21 @@ def resolve_num_workers(cfg: ExperimentConfig) -> int:
 
 
 class MetaTrainer:
-    """Runs (or resumes) meta-training into the run directory ``out``."""
+    """Runs (or resumes) meta-training into the run directory ``out`` (a path or a URI such as
+    ``s3://bucket/run``); ``sinks`` get every scalar besides TensorBoard (``--track``)."""
 
-    def __init__(self, cfg: ExperimentConfig, out: str | Path, *, runner=None,
-                 stream: TextIO = sys.stdout, resume: bool = False) -> None:
-        self.cfg, self.out = cfg, Path(out)
+    def __init__(self, cfg: ExperimentConfig, out: str | Path | RemotePath, *, runner=None,
+                 stream: TextIO = sys.stdout, resume: bool = False,
+                 sinks: Sequence[ScalarSink] = ()) -> None:
+        self.cfg, self.out = cfg, location(out)
         self.runner = runner or runner_for(cfg)
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
         self.start = self.bad_in_a_row = self.log_step = 0
         if resume:
             self._restore(lambda message: print(message, file=stream, flush=True))
-        self.log = RunLog(self.out, cfg, stream, resume_after=self.start, step_after=self.log_step)
+        self.log = RunLog(self.out, cfg, stream, resume_after=self.start, step_after=self.log_step,
+                          sinks=sinks)
 
     def _restore(self, say) -> None:
         state = load_latest(self.out / "checkpoints", say)

@@ -6,14 +6,14 @@ deletes its contents first. Without ``--out`` every run gets a directory of its 
 ``runs/<name>-s<seed>-<UTC time>``, as cleanrl names its runs. A resumed run keeps its own
 ``config.yaml``: only keys that are safe mid-run may change, each change recorded in
 ``overrides.jsonl``. Everything here is checked before Ray starts; :func:`plan_start` changes
-nothing on disk, :func:`begin_run` makes the changes.
+nothing on disk, :func:`begin_run` makes the changes. DIR may be a URI (``s3://bucket/run``):
+:mod:`leap_rl.storage` gives both kinds the same interface.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import yaml
 from leap_rl.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig, load_config
 from leap_rl.distributed.checkpoint import completed_meta_steps
+from leap_rl.storage import RunPath, append_text, location, rmtree
 
 LABEL = "start:             "  # aligned with describe_plan's lines
 # Keys a resumed run may change, listed one by one so that a key added later is refused until
@@ -47,7 +48,7 @@ class RunStart:
     """What ``leap-rl train`` will do with its run directory."""
 
     cfg: ExperimentConfig
-    out: Path
+    out: RunPath
     resume: bool = False
     completed: int = 0  # meta-steps in the checkpoint the resume loads
     delete: list[str] = field(default_factory=list)  # DIR's entries that --force deletes first
@@ -80,7 +81,7 @@ def default_out(cfg: ExperimentConfig, now: dt.datetime | None = None) -> Path:
     return Path("runs") / f"{cfg.name}-s{cfg.seed}-{now:%Y%m%d-%H%M%S}"
 
 
-def holds_run(path: Path) -> bool:
+def holds_run(path: RunPath) -> bool:
     """Whether ``path`` holds anything a new run could overwrite or mix with."""
     if path.exists() and not path.is_dir():
         raise RunDirectoryError(f"{path} is not a directory")
@@ -93,13 +94,13 @@ def plan_start(config: str | None, overrides: list[str], *, out: str | None = No
     """The run's config and directory from the command's options; refuses what would overwrite
     another run. Raises :class:`RunDirectoryError` or ``ConfigError``; writes nothing."""
     _check_options(out, resume, force, resume_if_exists)
-    if resume or (resume_if_exists and holds_run(Path(out))):
-        return _plan_resume(Path(resume or out), config, overrides)
+    if resume or (resume_if_exists and holds_run(location(out))):
+        return _plan_resume(location(resume or out), config, overrides)
     if config is None:
         raise RunDirectoryError("a new run needs CONFIG (only --resume DIR takes the run's own "
                                 "config.yaml)")
     cfg = load_config(config, overrides)
-    target = Path(out) if out else default_out(cfg)
+    target = location(out) if out else default_out(cfg)
     if not holds_run(target):
         return RunStart(cfg, target)
     if not force:
@@ -126,7 +127,7 @@ def _check_options(out, resume, force, resume_if_exists) -> None:
                                 "directory)")
 
 
-def _plan_resume(run: Path, config: str | None, overrides: list[str]) -> RunStart:
+def _plan_resume(run: RunPath, config: str | None, overrides: list[str]) -> RunStart:
     """The run's own config.yaml, changed only where safe: by --set, or by a CONFIG given."""
     if not run.is_dir():
         raise RunDirectoryError(f"--resume {run}: no such run directory")
@@ -165,7 +166,7 @@ def _differences(saved: dict, new: dict, prefix: str = "") -> dict[str, tuple[An
     return dict(sorted(found.items()))
 
 
-def _entries(directory: Path) -> list[str]:
+def _entries(directory: RunPath) -> list[str]:
     """The names in ``directory``, sorted; sub-directories end in '/'."""
     return sorted(p.name + ("/" if p.is_dir() and not p.is_symlink() else "")
                   for p in directory.iterdir())
@@ -173,7 +174,9 @@ def _entries(directory: Path) -> list[str]:
 
 def begin_run(start: RunStart, say=print) -> None:
     """Makes the changes the plan announced: ``--force`` deletes the old run's entries first; a
-    resume records its accepted changes in overrides.jsonl, then writes them to config.yaml."""
+    resume records its accepted changes in overrides.jsonl, then writes them to config.yaml.
+    A run directory in a bucket that does not exist is refused here, before Ray starts."""
+    start.out.mkdir(parents=True, exist_ok=True)
     if start.changes:
         _record_changes(start, say)
     if start.delete:
@@ -181,7 +184,7 @@ def begin_run(start: RunStart, say=print) -> None:
         for name in start.delete:
             path = start.out / name.rstrip("/")
             if name.endswith("/"):
-                shutil.rmtree(path)
+                rmtree(path)
             else:
                 path.unlink(missing_ok=True)
 
@@ -193,8 +196,7 @@ def _record_changes(start: RunStart, say) -> None:
               "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "set": {key: now for key, (_, now) in start.changes.items()},
               "was": {key: was for key, (was, _) in start.changes.items()}}
-    with (start.out / "overrides.jsonl").open("a") as log:
-        log.write(json.dumps(record) + "\n")
+    append_text(start.out / "overrides.jsonl", json.dumps(record) + "\n")
     text = yaml.safe_dump(start.cfg.model_dump(mode="json"), sort_keys=False)
     atomic_write(start.out / "config.yaml", lambda handle: handle.write(text.encode()))
     say(f"resume after meta-step {start.completed}: {start.changes_text()} (recorded in "

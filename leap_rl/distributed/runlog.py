@@ -4,6 +4,11 @@ Every TensorBoard scalar of a run is logged against one step that only grows ove
 resumes included: the run's cumulative agent steps. A meta-step's scalars sit at the sum of the
 steps of all tasks of all meta-steps up to it; a task's episode curve at the sum before its
 meta-step plus the task's own step.
+
+Scalars go to every :class:`ScalarSink` of the run: TensorBoard always, Weights & Biases with
+``--track`` (:mod:`leap_rl.tracking`), each given the same (tags, values, step). A run directory
+in a bucket (``s3://…``) gets its TensorBoard events through a local mirror that is uploaded at
+each meta-step's end (:class:`leap_rl.storage.Mirror`).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import yaml
 
@@ -20,30 +26,63 @@ from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.scheduler import TaskRecord
+from leap_rl.storage import Mirror, RunPath, append_text, location
+
+
+class ScalarSink(Protocol):
+    """Somewhere a run's scalars go: the same tags, values and step axis for every sink."""
+
+    def scalars(self, values: Mapping[str, float], step: int) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TensorBoardSink:
+    """TensorBoard events in ``directory`` (a local mirror of it, uploaded at each flush, where
+    ``directory`` is a URI: SummaryWriter appends to files, which object stores cannot)."""
+
+    def __init__(self, directory: RunPath, purge_step: int, hparams: str) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.mirror = Mirror(directory)
+        self.writer = SummaryWriter(str(self.mirror.local), purge_step=purge_step)
+        self.writer.add_text("hparams", hparams)
+
+    def scalars(self, values: Mapping[str, float], step: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def flush(self) -> None:
+        self.writer.flush()
+        self.mirror.sync()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.mirror.close()
 
 
 class RunLog:
     """Writes the run directory's logs; prints progress at most every ``interval`` seconds."""
 
-    def __init__(self, out: Path, cfg: ExperimentConfig, stream: TextIO = sys.stdout,
-                 interval: float = 10.0, resume_after: int = 0, step_after: int = 0) -> None:
+    def __init__(self, out: RunPath, cfg: ExperimentConfig, stream: TextIO = sys.stdout,
+                 interval: float = 10.0, resume_after: int = 0, step_after: int = 0,
+                 sinks: Sequence[ScalarSink] = ()) -> None:
         """``resume_after``: meta-steps already done, ``step_after``: the run's step after them;
         records of later ones (written before a crash, then redone) are dropped from tasks.jsonl
-        and TensorBoard."""
-        from torch.utils.tensorboard import SummaryWriter
-
+        and TensorBoard. ``sinks``: where scalars go besides TensorBoard."""
         self.out, self.cfg, self.stream, self.interval = out, cfg, stream, interval
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"),
-                                                        sort_keys=False))
+        config = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+        (out / "config.yaml").write_text(config)
         # Always purged: whatever lies past the restored step (a fresh run has nothing there)
         # is from meta-steps this run does again.
-        self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=step_after + 1)
+        self.sinks = [TensorBoardSink(out / "tensorboard", step_after + 1,
+                                      "```\n" + config + "```"), *sinks]
         self.step = step_after  # the run's step axis at the end of the last meta-step
         self._last: dict[str, int] = {}  # each episode curve's last step
-        self.writer.add_text("hparams", "```\n" + (out / "config.yaml").read_text() + "```")
         _keep_task_rows_before(out / "tasks.jsonl", resume_after)
-        self.tasks = (out / "tasks.jsonl").open("a")
         self._last_print = 0.0
         self._progress: dict[int, tuple[str, int, int]] = {}
 
@@ -73,17 +112,19 @@ class RunLog:
             x = self.step + step
             if x <= self._last.get(tag, self.step):  # a retried task walks its path again
                 continue
-            self.writer.add_scalar(tag, sum(returns[step]) / len(returns[step]), x)
+            self._scalars({tag: sum(returns[step]) / len(returns[step])}, x)
             self._last[tag] = x
+
+    def _scalars(self, values: Mapping[str, float], step: int) -> None:
+        for sink in self.sinks:
+            sink.scalars(values, step)
 
     def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
                   update: dict, seconds: float, bad_in_a_row: int = 0) -> dict:
         """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console."""
         self._progress.clear()
         rows = [self._task_row(meta_step, agg, r) for r in records]
-        for row in rows:
-            self.tasks.write(json.dumps(row) + "\n")
-        self.tasks.flush()
+        append_text(self.out / "tasks.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
         done = [r for r in rows if r["status"] in ("completed", "partial")]
         objective = "d1" if self.cfg.leap.metric == "length" else "d2"
         mean = lambda key: sum(r[key] for r in done) / len(done) if done else float("nan")
@@ -102,9 +143,9 @@ class RunLog:
             "meta/meta_step": meta_step + 1}
         # A meta-step in which no step counted still moves the axis, so that steps only grow.
         self.step += max(steps, 1)
-        for tag, value in scalars.items():
-            self.writer.add_scalar(tag, value, self.step)
-        self.writer.flush()
+        self._scalars(scalars, self.step)
+        for sink in self.sinks:
+            sink.flush()
         total = self.cfg.meta.meta_steps
         bar = "#" * round(20 * (meta_step + 1) / total)
         self.say(f"meta-step {meta_step + 1}/{total} [{bar:<20}] {seconds:6.1f} s  "
@@ -127,20 +168,19 @@ class RunLog:
                 "status": record.status, "attempts": record.attempts, "error": record.error}
 
     def close(self) -> None:
-        self.writer.close()
-        self.tasks.close()
+        for sink in self.sinks:
+            sink.close()
 
 
-def _keep_task_rows_before(path: Path, meta_steps: int) -> None:
-    """Rewrites tasks.jsonl with only the rows of meta-steps before ``meta_steps``."""
-    if not path.exists():
-        return
-    rows = [line for line in path.read_text().splitlines()
+def _keep_task_rows_before(path: RunPath, meta_steps: int) -> None:
+    """Rewrites tasks.jsonl with only the rows of meta-steps before ``meta_steps`` (creates it
+    empty for a new run)."""
+    rows = [line for line in (path.read_text().splitlines() if path.exists() else [])
             if line.strip() and json.loads(line)["meta_step"] < meta_steps]
     path.write_text("".join(line + "\n" for line in rows))
 
 
-def log_step_after(out: Path, meta_steps: int) -> int:
+def log_step_after(out: RunPath, meta_steps: int) -> int:
     """The run's step axis after ``meta_steps`` meta-steps, counted from tasks.jsonl."""
     steps = [0] * meta_steps
     for row in read_tasks(out) if (out / "tasks.jsonl").exists() else []:
@@ -151,14 +191,15 @@ def log_step_after(out: Path, meta_steps: int) -> int:
 
 def read_tasks(out: str | Path) -> list[dict]:
     """The task records of a run directory's tasks.jsonl, in order."""
-    text = (Path(out) / "tasks.jsonl").read_text()
+    text = (location(out) / "tasks.jsonl").read_text()
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def read_scalars(out: str | Path) -> dict[str, list[float]]:
-    """Every TensorBoard scalar of a run directory: tag → values in step order."""
+    """Every TensorBoard scalar of a run directory: tag → values in step order. TensorBoard reads
+    ``s3://`` itself where boto3 is installed (``gs://`` through fsspec with gcsfs)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(Path(out) / "tensorboard"))
+    events = EventAccumulator(str(location(out) / "tensorboard"))
     events.Reload()
     return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}

@@ -28,6 +28,7 @@ from leap_rl.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig
 from leap_rl.evaluation.report import read_metadata, write_curves
 from leap_rl.evaluation.stats import RANDOM, RunKey
+from leap_rl.storage import location
 
 FORMAT = "leap-rl/evaluation"
 VERSION = 2
@@ -37,7 +38,7 @@ MAX_LISTED = 8  # differing config keys named in a refusal
 
 def sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
+    with location(path).open("rb") as handle:  # an init may lie in a bucket (s3://…)
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -1,0 +1,138 @@
+"""A run directory in a bucket (``--out s3://…``), against a local S3-compatible server (moto):
+checkpoints written in one upload and verified on load (a damaged object is skipped), ``evaluate
+--init`` and ``train-task --init`` read an encoder.pt there, and ``leap-rl train``'s checks
+before Ray (a run already there, ``--force``, ``--resume``, a missing bucket) work on it as on a
+local directory. Nothing here starts Ray; the meta-training run into a bucket and its resume are
+in tests/integration/test_remote_run.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import ray
+import torch
+import yaml
+
+from leap_rl.artifacts import atomic_save, load_init, save_init, verified_load
+from leap_rl.cli import main
+from leap_rl.config import load_config
+from leap_rl.distributed.checkpoint import list_checkpoints, load_latest, save_checkpoint
+from leap_rl.evaluation.cli import parse_init
+from leap_rl.evaluation.store import sha256
+from leap_rl.storage import RemotePath, location
+
+SMOKE = str(Path(__file__).parents[2] / "configs" / "smoke.yaml")
+
+
+class RayStarted(Exception):
+    """ray.init was called: the command passed every check a run makes before starting."""
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    def trap(*args, **kwargs):
+        raise RayStarted
+
+    monkeypatch.setattr(ray, "init", trap)
+
+
+def keys(uri: str) -> list[str]:
+    """Every object under ``uri``, relative to it (what the bucket really holds), but for the
+    empty "directory" markers (keys ending in /) pyarrow leaves when it deletes a directory's
+    last file."""
+    import boto3
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"][len(prefix):].lstrip("/") for o in listing.get("Contents", [])
+                  if not o["Key"].endswith("/"))
+
+
+def test_checkpoints_in_a_bucket_are_kept_pruned_and_verified(s3_bucket):
+    directory = location(f"{s3_bucket}/run/checkpoints")
+    assert isinstance(directory, RemotePath)
+    for step in (1, 2, 3):
+        save_checkpoint(directory, step, {"meta_optimizer": {"x": torch.full((64,), step)}},
+                        keep=2)
+    assert keys(f"{s3_bucket}/run") == ["checkpoints/ckpt-000002.pt",
+                                        "checkpoints/ckpt-000003.pt"]
+    assert [p.name for p in list_checkpoints(directory)] == ["ckpt-000002.pt", "ckpt-000003.pt"]
+    newest = directory / "ckpt-000003.pt"
+    data = bytearray(newest.read_bytes())
+    at = data.index(bytes(torch.full((64,), 3).numpy().tobytes()[:16]))  # inside tensor data
+    data[at] ^= 0xFF
+    newest.write_bytes(bytes(data))  # damaged in place: the zip still opens, one CRC is wrong
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        verified_load(newest)
+    said = []
+    state = load_latest(directory, said.append)
+    assert state["meta_step"] == 2 and torch.equal(state["meta_optimizer"]["x"],
+                                                  torch.full((64,), 2))
+    assert "ckpt-000003.pt is unreadable" in said[0]
+
+
+def test_an_object_is_written_in_one_upload(s3_bucket, monkeypatch):
+    """atomic_save hands the store the whole object once: never a partial object to read."""
+    uploads = []
+    original = RemotePath.write_bytes
+    monkeypatch.setattr(RemotePath, "write_bytes",
+                        lambda self, data: uploads.append(str(self)) or original(self, data))
+    atomic_save({"w": torch.arange(10)}, f"{s3_bucket}/a/x.pt")
+    assert uploads == [f"{s3_bucket}/a/x.pt"]
+    assert torch.equal(verified_load(f"{s3_bucket}/a/x.pt")["w"], torch.arange(10))
+
+
+def test_evaluate_and_train_task_read_an_init_in_a_bucket(s3_bucket, tmp_path):
+    uri = f"{s3_bucket}/run/init/encoder.pt"
+    params = {"conv.weight": torch.randn(4, 3)}
+    save_init(uri, params, architecture="mlp", observation_shape=(4,), meta_step=5)
+    record = load_init(uri)
+    assert record["meta_step"] == 5 and torch.equal(record["parameters"]["conv.weight"],
+                                                    params["conv.weight"])
+    local = save_init(tmp_path / "encoder.pt", params, architecture="mlp",
+                      observation_shape=(4,), meta_step=5)
+    assert sha256(uri) == sha256(local)  # evaluate --resume compares inits by this hash
+    assert parse_init(uri) == parse_init(f"leap={uri}") == ("leap", uri)  # evaluate --init
+    with pytest.raises(Exception, match=f"{s3_bucket}/run/init/missing.pt: no such file"):
+        load_init(f"{s3_bucket}/run/init/missing.pt")
+
+
+def remote_run(uri: str, completed: int = 3) -> None:
+    """A run directory in the bucket as a run leaves it: config.yaml, a checkpoint, logs."""
+    saved = load_config(SMOKE, ["meta.steps_per_task=1234", "meta.meta_steps=3"])
+    run = location(uri)
+    (run / "config.yaml").write_text(yaml.safe_dump(saved.model_dump(mode="json")))
+    (run / "tasks.jsonl").write_text('{"meta_step": 0}\n')
+    (run / "tensorboard" / "events.out.tfevents.1").write_bytes(b"old")
+    save_checkpoint(run / "checkpoints", completed, {"meta_optimizer": {}}, keep=3)
+
+
+def test_train_checks_a_run_in_a_bucket_before_ray(s3_bucket, no_ray, capsys):
+    uri = f"{s3_bucket}/run"
+    remote_run(uri)
+    before = keys(uri)
+    assert main(["train", SMOKE, "--out", uri]) == 2  # never into another run
+    err = capsys.readouterr().err
+    assert f"--out {uri} already holds a run" in err and f"--resume {uri}" in err
+    assert keys(uri) == before
+    assert main(["train", "--resume", uri, "--set", "meta.meta_steps=4", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"resume {uri} after meta-step 3" in out and "1,234 agent steps" in out
+    assert "meta.meta_steps 3 → 4" in out
+    with pytest.raises(RayStarted):  # the accepted change is recorded in the bucket first
+        main(["train", "--resume", uri, "--set", "meta.meta_steps=4"])
+    assert yaml.safe_load(location(uri + "/config.yaml").read_text())["meta"]["meta_steps"] == 4
+    assert '"set": {"meta.meta_steps": 4}' in location(uri + "/overrides.jsonl").read_text()
+    with pytest.raises(RayStarted):
+        main(["train", SMOKE, "--out", uri, "--force"])
+    assert keys(uri) == []  # --force deleted the old run's objects before Ray
+    assert "--force: deleting the previous run in" in capsys.readouterr().out
+
+
+def test_a_missing_bucket_is_one_line_before_ray(s3_bucket, no_ray, capsys):
+    assert main(["train", SMOKE, "--out", "s3://no-such-bucket-here/run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("leap-rl: error: s3://no-such-bucket-here/run: the bucket")
+    assert len(err.strip().splitlines()) == 1
