@@ -25,8 +25,10 @@ from leap_rl.envs import MissingRomError, UnknownGameError
 from leap_rl.evaluation.cli import add_evaluate_parsers
 from leap_rl.joint_cli import add_joint_parser
 from leap_rl.storage import StorageError
+from leap_rl.tracking import TrackingError
 
-USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError, StorageError)
+USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError, StorageError,
+               TrackingError)
 
 
 def _add_config_args(parser: argparse.ArgumentParser, positional: bool,
@@ -90,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "there; refused where DIR has no config.yaml")
     train.add_argument("--dry-run", action="store_true",
                        help="validate, print the plan and exit without starting Ray")
+    train.add_argument("--track", action="store_true", help="also send every TensorBoard "
+                       "scalar to Weights & Biases (needs pip install 'leap-rl[track]')")
+    train.add_argument("--wandb-project-name", default="leap-rl",
+                       help="W&B project with --track (default: leap-rl)")
+    train.add_argument("--wandb-entity", default=None,
+                       help="W&B entity (team) with --track (default: your W&B default)")
     # An override like --set seed=S (same list, so the later of the two wins).
     train.add_argument("--seed", dest="overrides", action="append", type=_seed_override,
                        metavar="S", help="seed for game sampling, heads and environments "
@@ -147,7 +155,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from leap_rl.distributed.plan import describe_plan
     from leap_rl.distributed.rundir import begin_run, plan_start
+    from leap_rl.tracking import WandbSink, require_wandb
 
+    if args.track:
+        require_wandb()
     start = plan_start(args.config, args.overrides, out=args.out, resume=args.resume,
                        force=args.force, resume_if_exists=args.resume_if_exists)
     cfg, out = start.cfg, str(start.out)
@@ -157,6 +168,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     begin_run(start)
+    # Before Ray: a W&B login or settings problem ends the command here.
+    sinks = ([WandbSink.start(cfg, start.out, args.wandb_project_name, args.wandb_entity)]
+             if args.track else [])
     import ray
 
     import torch
@@ -171,7 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         ray.init(address="local", include_dashboard=False, log_to_driver=False)
     try:
-        summary = MetaTrainer(cfg, out, resume=start.resume).run()
+        summary = MetaTrainer(cfg, out, resume=start.resume, sinks=sinks).run()
     except MetaTrainingError as err:
         print(f"leap-rl: error: {err}", file=sys.stderr)
         return 1
