@@ -24,6 +24,10 @@ on θ⁰) is timed too and set against the meta-step's length (5M steps ÷ steps
 On a shared machine the wall figures include preemption; main-thread CPU time does not, so it
 is the better estimate of the cost on idle cores. Both are printed.
 
+Which function measures what the report prints: A's lines come from ``chunk_sizes``,
+``deserialization_times`` and ``aggregator_add_time``; B's from ``driver_run``; C's are B's
+per-chunk cost times the paper-scale arrival rate, and ``end_of_meta_step_time``.
+
     .venv/bin/python bench/streaming_cost.py                # ~1 min on 2 cores
     .venv/bin/python bench/streaming_cost.py --zero-copy    # RAY_ENABLE_ZERO_COPY_TORCH_TENSORS=1
     .venv/bin/python bench/streaming_cost.py --driver-threads 0   # torch's default threads
@@ -84,7 +88,7 @@ def stats(xs: list[float]) -> str:
             f"p90 {ms(sorted(xs)[int(0.9 * (len(xs) - 1))])}  n={len(xs)}")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="worker actors (= tasks per "
                         "meta-step) in the stand-in run")
@@ -102,103 +106,113 @@ def main() -> None:
     parser.add_argument("--driver-threads", type=int, default=1,
                         help="torch threads in the driver (1, as `leap-rl train` sets; "
                         "0 = torch's default)")
-    args = parser.parse_args()
-    if args.zero_copy:
-        os.environ["RAY_ENABLE_ZERO_COPY_TORCH_TENSORS"] = "1"
+    return parser.parse_args()
 
-    import ray
-    import torch
 
-    import leap_rl.distributed.scheduler as scheduler
-    from leap_rl.config import load_config
+# ---- A. size and per-chunk costs of one real chunk, each measured alone ---------------------
+
+def chunk_sizes(ray, chunk, init) -> dict[str, int]:
+    """Bytes of one chunk as Ray serializes it and as pickle-5 does, and of θ⁰'s raw tensors."""
+    ctx = ray._private.worker.global_worker.get_serialization_context()
+    return {"ray": ctx.serialize(chunk).total_bytes,
+            "pickle": len(pickle.dumps(chunk, protocol=5)),
+            "raw": sum(v.numel() * v.element_size() for v in init.values())}
+
+
+def deserialization_times(ray, chunk) -> dict[str, float]:
+    """Median ray.get of a chunk already in the object store (the driver's share of a
+    transfer): torch tensors as sent today vs the same sums as numpy arrays (which Ray reads
+    zero-copy from the store). Best of two rounds of 15."""
+    from leap_rl.distributed.protocol import Chunk
+
+    as_numpy = Chunk(0, 0, 0, 0, dataclasses.replace(
+        chunk.progress, gradient={k: v.numpy() for k, v in chunk.progress.gradient.items()}),
+        "node", 1)
+    get_times = {}
+    for name, obj in (("torch", chunk), ("numpy", as_numpy)) * 2:
+        ref, times = ray.put(obj), []
+        for _ in range(15):
+            w = time.perf_counter()
+            ray.get(ref)
+            times.append(time.perf_counter() - w)
+        get_times[name] = min(get_times.get(name, 1.0), statistics.median(times))
+        del ref
+    return get_times
+
+
+def aggregator_add_time(ray, chunk) -> float:
+    """Median MetaStepAggregator.add of a real chunk (fresh tensors, as the driver gets them),
+    the aggregator alone; best of two rounds of 15."""
     from leap_rl.distributed.aggregator import MetaStepAggregator
-    from leap_rl.distributed.driver import MetaTrainer, initial_init
-    from leap_rl.distributed.protocol import Assignment, Chunk
-    from leap_rl.testing import StandInTask
-    from leap_rl.meta_optimizer import MetaOptimizer
+    from leap_rl.distributed.protocol import Chunk
 
-    if args.driver_threads:
-        torch.set_num_threads(args.driver_threads)
-    paper = load_config(ROOT / "configs" / "paper.yaml")
-    cfg = load_config(ROOT / "configs" / "smoke.yaml", [
-        "meta.pool=[Pong, Freeway, Asterix, Enduro]", f"meta.meta_steps={args.meta_steps}",
-        f"meta.meta_batch_size={args.workers}", f"workers.num_workers={args.workers}",
-        "workers.num_cpus=1", f"workers.flush_every={args.flush_every}",
-        "run.checkpoint_every=1000"])
-    # The stand-in's partial sums are shaped like θ⁰; smoke.yaml keeps the paper's encoder and
-    # observation (RGB 84×84, one frame), so θ⁰ is the paper's.
-    init, obs_shape = initial_init(cfg)
-    numel = sum(v.numel() for v in init.values())
+    chunks = [Chunk(0, 0, seq, 0, dataclasses.replace(chunk.progress, gradient={
+        k: v + seq for k, v in chunk.progress.gradient.items()}), "node", 1)
+        for seq in range(16)]
+    refs, best = [ray.put(c) for c in chunks], 1.0
+    for _ in range(2):
+        agg, times = MetaStepAggregator(0, 1), []
+        agg.add(chunks[0])
+        for ref in refs[1:]:
+            c = ray.get(ref)
+            w = time.perf_counter()
+            assert agg.add(c) == "accepted"
+            times.append(time.perf_counter() - w)
+        best = min(best, statistics.median(times))
+    return best
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+def check_finite_verdicts(chunk) -> None:
+    """inf/NaN chunks are refused; finite values whose float32 sum overflows are accepted (the
+    elementwise fallback after a non-finite sum). A check, not a measurement: it prints nothing."""
+    from leap_rl.distributed.aggregator import MetaStepAggregator
+    from leap_rl.distributed.protocol import Chunk
+
+    for value, verdict in ((float("nan"), "nonfinite"), (float("inf"), "nonfinite"),
+                           (3e38, "accepted")):
+        g = {k: v.clone() for k, v in chunk.progress.gradient.items()}
+        next(iter(g.values())).view(-1)[:2] = value
+        probe = Chunk(0, 0, 1, 0, dataclasses.replace(chunk.progress, gradient=g), "node", 1)
+        assert MetaStepAggregator(0, 1).add(probe) == verdict, value
+
+
+# ---- B. the driver's per-chunk cost, instrumented in a stand-in meta-training run ------------
+
+@dataclasses.dataclass
+class DriverRun:
+    """Timers of one stand-in run: per _receive call (``delivered``: did it deliver a chunk),
+    the ray.get inside it, the aggregator's add, the run log's chunk, and each meta-step."""
+
+    receive: Timer
+    ray_get: Timer
+    add: Timer
+    log_chunk: Timer
+    delivered: list[bool]
+    steps: list[dict]
+    total_wall: float
+
+
+def driver_run(ray, cfg, stand_in) -> DriverRun:
+    """Runs MetaTrainer on ``stand_in`` with the driver's per-chunk path timed in place (no
+    production code changes): MetaStepRun._receive, the ray.get inside it, MetaStepAggregator.add
+    and RunLog.chunk, and each meta-step's wall, main-thread CPU and process CPU."""
+    import leap_rl.distributed.scheduler as scheduler
+    from leap_rl.distributed.aggregator import MetaStepAggregator
+    from leap_rl.distributed.driver import MetaTrainer
+
+    timed_ray = TimedRay(ray)
+    scheduler.ray = timed_ray
+    receive = Timer(scheduler.MetaStepRun._receive)
+    scheduler.MetaStepRun._receive = lambda self, stream: receive(self, stream)
+    add = Timer(MetaStepAggregator.add)
+    MetaStepAggregator.add = lambda self, c: add(self, c)
+    delivered, steps = [], []
     try:
-        # ---- A. size of one real chunk ---------------------------------------------------
-        stand_in = StandInTask(chunks=args.chunks, seconds_per_chunk=args.seconds_per_chunk)
-        a = Assignment(0, 0, "Pong", 1, args.steps_per_task)
-        chunk = Chunk(0, 0, 0, 0, next(iter(stand_in(a, init, cfg))), "node", 1)
-        ctx = ray._private.worker.global_worker.get_serialization_context()
-        ray_bytes = ctx.serialize(chunk).total_bytes
-        pickle_bytes = len(pickle.dumps(chunk, protocol=5))
-        raw_bytes = sum(v.numel() * v.element_size() for v in init.values())
-        inner = paper.inner
-        per_update = inner.num_envs * inner.unroll_length
-        updates = math.ceil(args.steps_per_task / per_update)
-        chunks_per_task = math.ceil(updates / args.flush_every)
-        # Deserialization alone: ray.get of a chunk already in the object store (the driver's
-        # share of a transfer), torch tensors as sent today vs the same sums as numpy arrays
-        # (which Ray reads zero-copy from the store).
-        as_numpy = Chunk(0, 0, 0, 0, dataclasses.replace(
-            chunk.progress, gradient={k: v.numpy() for k, v in chunk.progress.gradient.items()}),
-            "node", 1)
-        get_times = {}
-        for name, obj in (("torch", chunk), ("numpy", as_numpy)) * 2:
-            ref, times = ray.put(obj), []
-            for _ in range(15):
-                w = time.perf_counter()
-                ray.get(ref)
-                times.append(time.perf_counter() - w)
-            get_times[name] = min(get_times.get(name, 1.0), statistics.median(times))
-            del ref
-
-        # The aggregator alone on real chunks.
-        chunks = [Chunk(0, 0, seq, 0, dataclasses.replace(chunk.progress, gradient={
-            k: v + seq for k, v in chunk.progress.gradient.items()}), "node", 1)
-            for seq in range(16)]
-        refs, add_times = [ray.put(c) for c in chunks], {}
-        for name, fn in (("add", MetaStepAggregator.add),) * 2:
-            agg, times = MetaStepAggregator(0, 1), []
-            fn(agg, chunks[0])
-            for ref in refs[1:]:
-                c = ray.get(ref)  # fresh tensors, as the driver gets them
-                w = time.perf_counter()
-                assert fn(agg, c) == "accepted"
-                times.append(time.perf_counter() - w)
-            add_times[name] = min(add_times.get(name, 1.0), statistics.median(times))
-        del refs
-        # Verdicts: inf/NaN refused, finite values whose float32 sum overflows accepted (the
-        # elementwise fallback after a non-finite sum).
-        for value, verdict in ((float("nan"), "nonfinite"), (float("inf"), "nonfinite"),
-                               (3e38, "accepted")):
-            g = {k: v.clone() for k, v in chunk.progress.gradient.items()}
-            next(iter(g.values())).view(-1)[:2] = value
-            probe = Chunk(0, 0, 1, 0, dataclasses.replace(chunk.progress, gradient=g), "node", 1)
-            assert MetaStepAggregator(0, 1).add(probe) == verdict, value
-
-        # ---- B. driver cost on a stand-in run ---------------------------------------------
-        timed_ray = TimedRay(ray)
-        scheduler.ray = timed_ray
-        receive = Timer(scheduler.MetaStepRun._receive)
-        scheduler.MetaStepRun._receive = lambda self, stream: receive(self, stream)
-        add = Timer(MetaStepAggregator.add)
-        MetaStepAggregator.add = lambda self, c: add(self, c)
-        delivered = []  # per _receive call: did it deliver a chunk (add called)?
-
         with tempfile.TemporaryDirectory() as tmp:
             trainer = MetaTrainer(cfg, tmp, runner=stand_in, stream=open(os.devnull, "w"))
             log_chunk = Timer(trainer.log.chunk)
             trainer.log.chunk = log_chunk
             inner_step = trainer._meta_step
-            steps = []
 
             def meta_step(m, pool):
                 first = len(receive.wall)
@@ -225,67 +239,89 @@ def main() -> None:
             t0 = time.perf_counter()
             trainer.run()
             total_wall = time.perf_counter() - t0
-        add_wall, add_cpu = list(add.wall), list(add.cpu)
-        MetaStepAggregator.add = add.fn
-
-        # ---- end of meta-step at paper scale: mean over 16 tasks and Adam on θ⁰ ------------
-        agg = MetaStepAggregator(0, args.tasks)
-        for t in range(args.tasks):
-            agg.add(Chunk(0, t, 0, 0, chunk.progress, "node", 1))
-        opt = MetaOptimizer(init, lr=1e-3, betas=(0.9, 0.999))
-        w = time.perf_counter()
-        total, n = agg.mean_gradient()
-        opt.step(total, n)
-        end_cost = time.perf_counter() - w
     finally:
-        ray.shutdown()
+        MetaStepAggregator.add = add.fn
+    return DriverRun(receive, timed_ray.get, add, log_chunk, delivered, steps, total_wall)
 
-    # ---- report -----------------------------------------------------------------------------
-    deliv = [i for i, d in enumerate(delivered) if d]
-    recv_wall = [receive.wall[i] for i in deliv]
-    recv_cpu = [receive.cpu[i] for i in deliv]
-    # ray.get is called once per _receive (the last call, StopIteration, raises before it).
-    print(f"streaming_cost  {dt.date.today()}  {platform.node()}  {os.cpu_count()} cores  "
-          f"load avg {os.getloadavg()[0]:.2f}  ray {ray.__version__}  torch {torch.__version__}"
-          f"  zero-copy tensors: {'on' if args.zero_copy else 'off (Ray default)'}")
+
+def end_of_meta_step_time(chunk, init, tasks: int) -> float:
+    """Seconds of the end of a paper-scale meta-step: the mean over ``tasks`` tasks' sums and
+    one Adam step on θ⁰."""
+    from leap_rl.distributed.aggregator import MetaStepAggregator
+    from leap_rl.distributed.protocol import Chunk
+    from leap_rl.meta_optimizer import MetaOptimizer
+
+    agg = MetaStepAggregator(0, tasks)
+    for t in range(tasks):
+        agg.add(Chunk(0, t, 0, 0, chunk.progress, "node", 1))
+    opt = MetaOptimizer(init, lr=1e-3, betas=(0.9, 0.999))
+    w = time.perf_counter()
+    total, n = agg.mean_gradient()
+    opt.step(total, n)
+    return time.perf_counter() - w
+
+
+# ---- the report: A, B and C, in that order ------------------------------------------------
+
+def report_size(args, init, obs_shape, sizes, get_times, add_time, paper) -> int:
+    """Part A's lines; returns the chunks per task per meta-step at paper scale."""
+    import torch
+
+    numel = sum(v.numel() for v in init.values())
     print("A. bytes streamed (paper: configs/paper.yaml)")
-    print(f"  θ⁰: {len(init)} tensors, {numel:,} float32 = {raw_bytes / 1e6:.3f} MB raw "
+    print(f"  θ⁰: {len(init)} tensors, {numel:,} float32 = {sizes['raw'] / 1e6:.3f} MB raw "
           f"(observation {obs_shape})")
-    print(f"  one Chunk serialized: Ray {ray_bytes / 1e6:.3f} MB, pickle-5 "
-          f"{pickle_bytes / 1e6:.3f} MB (envelope {ray_bytes - raw_bytes:,} B over raw)")
+    print(f"  one Chunk serialized: Ray {sizes['ray'] / 1e6:.3f} MB, pickle-5 "
+          f"{sizes['pickle'] / 1e6:.3f} MB (envelope {sizes['ray'] - sizes['raw']:,} B over raw)")
     print(f"  ray.get of a stored chunk (deserialization only, median): torch tensors "
           f"{ms(get_times['torch'])}, as numpy arrays {ms(get_times['numpy'])}")
     print(f"  MetaStepAggregator.add per chunk (median, aggregator alone): "
-          f"{ms(add_times['add'])}  torch threads in the driver: {torch.get_num_threads()}")
+          f"{ms(add_time)}  torch threads in the driver: {torch.get_num_threads()}")
+    per_update = paper.inner.num_envs * paper.inner.unroll_length
+    updates = math.ceil(args.steps_per_task / per_update)
+    chunks_per_task = math.ceil(updates / args.flush_every)
     print(f"  chunks per task per meta-step: ⌈{args.steps_per_task:,} steps ÷ {per_update} = "
           f"{updates:,} updates ÷ flush_every {args.flush_every}⌉ = {chunks_per_task}")
-    per_task = chunks_per_task * ray_bytes
-    print(f"  bytes per task per meta-step: {chunks_per_task} × {ray_bytes / 1e6:.3f} MB = "
+    per_task = chunks_per_task * sizes["ray"]
+    print(f"  bytes per task per meta-step: {chunks_per_task} × {sizes['ray'] / 1e6:.3f} MB = "
           f"{per_task / 1e6:.1f} MB;  × {args.tasks} tasks = {args.tasks * per_task / 1e9:.2f} GB"
           " into the driver per meta-step")
+    return chunks_per_task
 
+
+def report_driver(args, run: DriverRun) -> tuple[float, float]:
+    """Part B's lines; returns the mean per-delivered-chunk cost (wall, CPU)."""
+    deliv = [i for i, d in enumerate(run.delivered) if d]
+    recv_wall = [run.receive.wall[i] for i in deliv]
+    recv_cpu = [run.receive.cpu[i] for i in deliv]
     print(f"B. driver cost, stand-in run: {args.workers} workers × {args.chunks} chunks/task, "
           f"sleep {args.seconds_per_chunk} s/chunk, {args.meta_steps} meta-steps, "
-          f"total {total_wall:.1f} s")
+          f"total {run.total_wall:.1f} s")
     print(f"  per delivered chunk, _receive (next + ray.get + add + run log), wall: "
           f"{stats(recv_wall)}")
     print(f"  per delivered chunk, _receive, main-thread CPU:                   "
           f"{stats(recv_cpu)}")
-    print(f"    of which ray.get (wall):           {stats(timed_ray.get.wall[:len(deliv)])}")
-    print(f"    of which aggregator.add (wall):    {stats(add_wall)}")
-    print(f"    of which aggregator.add (CPU):     {stats(add_cpu)}")
-    print(f"    of which RunLog.chunk (wall):      {stats(log_chunk.wall)}")
-    for m, s in enumerate(steps):
-        idx = [i for i in s["recv"] if delivered[i]]
-        busy = sum(receive.wall[i] for i in idx)
-        busy_cpu = sum(receive.cpu[i] for i in idx)
+    # ray.get is called once per _receive (the last call, StopIteration, raises before it).
+    print(f"    of which ray.get (wall):           {stats(run.ray_get.wall[:len(deliv)])}")
+    print(f"    of which aggregator.add (wall):    {stats(run.add.wall)}")
+    print(f"    of which aggregator.add (CPU):     {stats(run.add.cpu)}")
+    print(f"    of which RunLog.chunk (wall):      {stats(run.log_chunk.wall)}")
+    for m, s in enumerate(run.steps):
+        idx = [i for i in s["recv"] if run.delivered[i]]
+        busy = sum(run.receive.wall[i] for i in idx)
+        busy_cpu = sum(run.receive.cpu[i] for i in idx)
         rate = len(idx) / s["wall"]
         print(f"  meta-step {m + 1}: wall {s['wall']:.2f} s, {len(idx)} chunks "
               f"({rate:.1f} chunks/s): Σ_receive wall {busy:.3f} s = {busy / s['wall']:.2%}, "
               f"CPU {busy_cpu / s['wall']:.2%};  driver main thread CPU "
               f"{s['thread'] / s['wall']:.2%}, driver process CPU {s['process'] / s['wall']:.2%}")
+    return statistics.fmean(recv_wall), statistics.fmean(recv_cpu)
 
-    c_wall, c_cpu = statistics.fmean(recv_wall), statistics.fmean(recv_cpu)
+
+def report_paper_scale(args, per_update: int, ray_bytes: int, cost: tuple[float, float],
+                       end_cost: float) -> None:
+    """Part C's lines: the per-chunk cost times the paper-scale chunk arrival rate, per rate."""
+    c_wall, c_cpu = cost
     print(f"C. paper scale: {args.tasks} concurrent tasks, a chunk per task every "
           f"{args.flush_every} × {per_update} = {args.flush_every * per_update:,} agent steps; "
           f"per-chunk cost {ms(c_wall)} wall (mean), {ms(c_cpu)} CPU (mean)")
@@ -299,6 +335,54 @@ def main() -> None:
                   f"driver time  goal ≤ {GOAL:.0%}  {'OK' if frac <= GOAL else 'MISSED'}")
         print(f"  {'':6s}  end of meta-step (mean of {args.tasks} + Adam): {ms(end_cost)} of a "
               f"{step_s:,.0f} s meta-step = {end_cost / step_s:.1e}")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.zero_copy:
+        os.environ["RAY_ENABLE_ZERO_COPY_TORCH_TENSORS"] = "1"
+
+    import ray
+    import torch
+
+    from leap_rl.config import load_config
+    from leap_rl.distributed.driver import initial_init
+    from leap_rl.distributed.protocol import Assignment, Chunk
+    from leap_rl.testing import StandInTask
+
+    if args.driver_threads:
+        torch.set_num_threads(args.driver_threads)
+    paper = load_config(ROOT / "configs" / "paper.yaml")
+    cfg = load_config(ROOT / "configs" / "smoke.yaml", [
+        "meta.pool=[Pong, Freeway, Asterix, Enduro]", f"meta.meta_steps={args.meta_steps}",
+        f"meta.meta_batch_size={args.workers}", f"workers.num_workers={args.workers}",
+        "workers.num_cpus=1", f"workers.flush_every={args.flush_every}",
+        "run.checkpoint_every=1000"])
+    # The stand-in's partial sums are shaped like θ⁰; smoke.yaml keeps the paper's encoder and
+    # observation (RGB 84×84, one frame), so θ⁰ is the paper's.
+    init, obs_shape = initial_init(cfg)
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        stand_in = StandInTask(chunks=args.chunks, seconds_per_chunk=args.seconds_per_chunk)
+        a = Assignment(0, 0, "Pong", 1, args.steps_per_task)
+        chunk = Chunk(0, 0, 0, 0, next(iter(stand_in(a, init, cfg))), "node", 1)
+        sizes = chunk_sizes(ray, chunk, init)
+        get_times = deserialization_times(ray, chunk)
+        add_time = aggregator_add_time(ray, chunk)
+        check_finite_verdicts(chunk)
+        run = driver_run(ray, cfg, stand_in)
+        end_cost = end_of_meta_step_time(chunk, init, args.tasks)
+    finally:
+        ray.shutdown()
+
+    print(f"streaming_cost  {dt.date.today()}  {platform.node()}  {os.cpu_count()} cores  "
+          f"load avg {os.getloadavg()[0]:.2f}  ray {ray.__version__}  torch {torch.__version__}"
+          f"  zero-copy tensors: {'on' if args.zero_copy else 'off (Ray default)'}")
+    report_size(args, init, obs_shape, sizes, get_times, add_time, paper)
+    cost = report_driver(args, run)
+    per_update = paper.inner.num_envs * paper.inner.unroll_length
+    report_paper_scale(args, per_update, sizes["ray"], cost, end_cost)
 
 
 if __name__ == "__main__":
