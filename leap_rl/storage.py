@@ -21,7 +21,6 @@ import errno
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Union
 
 # Schemes handed to pyarrow.fs; anything else (and file://) is a local path.
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
@@ -40,7 +39,7 @@ def location(where: str | Path | RemotePath) -> RunPath:
     text = str(where)
     if is_uri(text):
         return RemotePath.from_uri(text)
-    return Path(text[len("file://"):] if text.startswith("file://") else text)
+    return Path(text.removeprefix("file://"))
 
 
 class RemotePath:
@@ -167,7 +166,7 @@ class RemotePath:
             raise StorageError(f"{self}: {_first_line(err)}") from None
 
 
-RunPath = Union[Path, RemotePath]
+RunPath = Path | RemotePath
 
 
 class StorageError(OSError):
