@@ -121,6 +121,10 @@ def test_train_checks_a_run_in_a_bucket_before_ray(s3_bucket, no_ray, capsys):
     out = capsys.readouterr().out
     assert f"resume {uri} after meta-step 3" in out and "1,234 agent steps" in out
     assert "meta.meta_steps 3 → 4" in out
+    # What the KubeRay job runs: continue the run in the bucket if there is one.
+    assert main(["train", SMOKE, "--out", uri, "--resume-if-exists", "--set",
+                 "meta.steps_per_task=1234", "--set", "meta.meta_steps=3", "--dry-run"]) == 0
+    assert f"resume {uri} after meta-step 3" in capsys.readouterr().out
     with pytest.raises(RayStarted):  # the accepted change is recorded in the bucket first
         main(["train", "--resume", uri, "--set", "meta.meta_steps=4"])
     assert yaml.safe_load(location(uri + "/config.yaml").read_text())["meta"]["meta_steps"] == 4
