@@ -38,13 +38,16 @@ def s3_bucket(s3_server, monkeypatch, request):
     """A new, empty bucket on :func:`s3_server` as ``s3://NAME``; the AWS_* variables that both
     pyarrow and boto3 (TensorBoard's S3 reader) read point at the server for this test only."""
     import re
+    import uuid
 
     boto3 = pytest.importorskip("boto3")
     for key, value in {"AWS_ENDPOINT_URL": s3_server, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
         monkeypatch.setenv(key, value)
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    # The test's name (to find it in the server's log) and a random suffix: never shared.
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{name}-{uuid.uuid4().hex[:8]}"
     boto3.client("s3").create_bucket(Bucket=name)
     return f"s3://{name}"
 
