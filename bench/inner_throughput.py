@@ -147,9 +147,9 @@ def backend_rounds(args) -> tuple[dict[str, list[float]], list[float], int]:
     batch = args.num_envs * args.unroll
     inner = {"num_envs": args.num_envs, "unroll_length": args.unroll, "device": "cpu"}
     a2c_cfg = ExperimentConfig(inner=inner, leap={"metric": "energy"})
-    rllib_cfg = ExperimentConfig(inner={**inner, "backend": "rllib", "algorithm": "PPO",
-                                        "rllib": {"num_epochs": 1, "minibatch_size": None}},
-                                 leap={"metric": "energy"})
+    rllib_cfg = ExperimentConfig(inner={**inner, "backend": "rllib"}, leap={"metric": "energy"},
+                                 rllib={"algorithm": "PPO",
+                                        "training": {"num_epochs": 1, "minibatch_size": None}})
     learner = run_task.build_learner(args.game, a2c_cfg, seed=args.seed,
                                      accumulator=run_task.make_accumulator(a2c_cfg),
                                      env_threads=args.env_threads)

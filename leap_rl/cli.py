@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="updates between progress reports")
     task.add_argument("--backend", choices=["a2c", "rllib"], default=None,
                       help="inner learner (sets inner.backend): the paper's A2C or RLlib's "
-                      "inner.algorithm (default: the config's)")
+                      "rllib.algorithm (default: the config's)")
     train = sub.add_parser("train", help="meta-train an initialization with Leap on Ray")
     _add_config_args(train, positional=True, resumable=True)
     train.add_argument("--out", default=None, help="run directory for a new run, a path or a "

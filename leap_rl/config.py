@@ -169,6 +169,23 @@ class RunConfig(_Section):
                                                 "non-finite meta-gradient) before the run stops.")
 
 
+class RLlibConfig(_Section):
+    """The RLlib backend's own settings (``inner.backend: rllib``; the a2c backend ignores them).
+
+    Checked by RLlib itself when such a config is loaded (:mod:`leap_rl.rllib.settings`)."""
+
+    algorithm: Literal["PPO", "APPO", "IMPALA"] = Field("PPO", description="RLlib algorithm "
+                                                        "(new API stack).")
+    training: dict[str, Any] = Field(default_factory=dict, description="RLlib training "
+                                     "settings passed to config.training(**training) as they "
+                                     "are, after those derived from the inner section (e.g. "
+                                     "{num_epochs: 4, minibatch_size: 64}).")
+
+
+# Keys that moved, and where to: a config that still has one is told where it went.
+MOVED_KEYS = {"inner.algorithm": "rllib.algorithm", "inner.rllib": "rllib.training"}
+
+
 class ExperimentConfig(_Section):
     """A whole experiment: environments, inner learner, Leap, outer loop."""
 
@@ -181,6 +198,8 @@ class ExperimentConfig(_Section):
     meta: MetaConfig = Field(default_factory=MetaConfig, description="Outer loop.")
     workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Ray workers.")
     run: RunConfig = Field(default_factory=RunConfig, description="Checkpoints and outputs.")
+    rllib: RLlibConfig = Field(default_factory=RLlibConfig, description="The RLlib backend's "
+                               "settings (inner.backend: rllib).")
 
     @model_validator(mode="after")
     def _encoder_fits_games(self) -> ExperimentConfig:
@@ -211,7 +230,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ex
     """Reads ``path`` (YAML; None = all defaults), applies ``key.sub=value`` overrides, validates.
 
     Raises :class:`ConfigError` naming the file and listing every problem found; with
-    ``inner.backend: rllib``, RLlib itself judges ``inner.rllib`` (:mod:`leap_rl.rllib.settings`).
+    ``inner.backend: rllib``, RLlib itself judges the ``rllib`` section
+    (:mod:`leap_rl.rllib.settings`).
     """
     source = str(path) if path is not None else "<defaults>"
     data = _read_yaml(path) if path is not None else {}
@@ -232,15 +252,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ex
 
 
 def _check_backend(cfg: ExperimentConfig, source: str) -> None:
-    """Lets RLlib judge ``inner.rllib`` when it is the inner learner, before anything is built."""
+    """Lets RLlib judge the ``rllib`` section when it is the inner learner, before anything is
+    built."""
     if cfg.inner.backend != "rllib":
         return
     from leap_rl.rllib.settings import check_settings  # imports RLlib: only when asked for
 
     try:
-        check_settings(cfg.inner)
+        check_settings(cfg.inner, cfg.rllib)
     except ValueError as err:
-        raise ConfigError(source, [f"inner.rllib: {err}"]) from None
+        raise ConfigError(source, [f"rllib.training: {err}"]) from None
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
@@ -280,6 +301,8 @@ def _describe(error: dict[str, Any]) -> str:
     """One line per pydantic error: the dotted key, the message and, for short values, the value."""
     key = ".".join(str(p) for p in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden" and key in MOVED_KEYS:
+        return f"{key}: moved to {MOVED_KEYS[key]} (the RLlib backend's own section)"
     if error["type"] == "extra_forbidden":
         guess = _closest_key(error["loc"])
         return f"{key}: unknown key" + (f"; did you mean {guess}?" if guess else "")
@@ -300,7 +323,7 @@ def _closest_key(loc: tuple[str | int, ...]) -> str | None:
     for part in loc[:-1]:
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return None  # not inside a section (a free-form mapping such as inner.rllib)
+            return None  # not inside a section (a free-form mapping such as rllib.training)
         model = annotation
     names = {name.lower(): name for name in model.model_fields}
     match = difflib.get_close_matches(leaf, names, n=1)

@@ -67,7 +67,7 @@ def default_steps_per_game(cfg: ExperimentConfig) -> int:
 
 def _settings(cfg: ExperimentConfig, seed: int) -> dict:
     """What the training depends on (a resume must match it)."""
-    inner = cfg.inner.model_dump(mode="json", exclude={"device", "backend", "algorithm", "rllib"})
+    inner = cfg.inner.model_dump(mode="json", exclude={"device", "backend"})
     return {"seed": seed, "pool": list(cfg.meta.pool), "env": cfg.env.model_dump(mode="json"),
             "inner": inner}
 

@@ -8,7 +8,7 @@ description says so and the value is the common A2C/IMPALA choice.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -69,16 +69,7 @@ class A2CConfig(BaseModel):
     backend: Literal["a2c", "rllib"] = Field(
         "a2c",
         description="Inner learner: the paper's A2C (a2c) or an RLlib algorithm on RLlib's new API "
-        "stack with the same encoder (rllib; see inner.algorithm, inner.rllib, leap_rl/rllib).",
-    )
-    algorithm: Literal["PPO", "APPO", "IMPALA"] = Field(
-        "PPO", description="RLlib algorithm when inner.backend is rllib (ignored by a2c)."
-    )
-    rllib: dict[str, Any] = Field(
-        default_factory=dict,
-        description="RLlib training settings passed to config.training(**rllib) as they are, "
-        "after those derived from this section (e.g. {num_epochs: 4, minibatch_size: 64}); "
-        "checked by RLlib itself when a config with inner.backend rllib is loaded.",
+        "stack with the same encoder (rllib; see the rllib section, leap_rl/rllib).",
     )
 
     @field_validator("env_groups")

@@ -1,11 +1,13 @@
-"""Builds RLlib's PPO, APPO or IMPALA for one game on the new API stack, starting from θ⁰.
+"""Builds RLlib's PPO, APPO or IMPALA (``rllib.algorithm``) for one game on the new API stack,
+starting from θ⁰.
 
 Everything runs in the calling process by default — one local EnvRunner (``num_env_runners=0``)
 stepping ``inner.num_envs`` environments and one local Learner (``num_learners=0``) — so a Ray
 worker actor of meta-training holds a whole RLlib task, as it holds an A2C one.
 
-Settings taken from the ``inner`` section, before ``inner.rllib`` (passed to
-``config.training(**inner.rllib)``, so RLlib's own names and defaults apply) overrides any of them:
+Settings taken from the ``inner`` section, before ``rllib.training`` (passed to
+``config.training(**rllib.training)``, so RLlib's own names and defaults apply) overrides any of
+them:
 
     discount → gamma, learning_rate → lr (RLlib's optimizer is Adam), entropy_cost →
     entropy_coeff, value_loss_coef → vf_loss_coeff, max_grad_norm → grad_clip (global norm),
@@ -60,7 +62,7 @@ def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool 
     register_env(ENV_ID, make_rllib_atari_env)
     gpu = inner.device == "cuda" or (inner.device == "auto" and torch.cuda.is_available())
     config = (
-        config_class(inner.algorithm)()
+        config_class(cfg.rllib.algorithm)()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
         .environment(env=ENV_ID,
@@ -68,7 +70,7 @@ def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool 
         .env_runners(num_env_runners=0, num_envs_per_env_runner=inner.num_envs,
                      rollout_fragment_length=inner.unroll_length)
         .learners(num_learners=0, num_gpus_per_learner=1 if gpu else 0,
-                  learner_class=LEARNERS[inner.algorithm])
+                  learner_class=LEARNERS[cfg.rllib.algorithm])
         .rl_module(rl_module_spec=RLModuleSpec(module_class=LeapActorCriticModule,
                                                model_config={"head_seed": seed}))
         .callbacks(on_episode_end=record_episode)
@@ -76,7 +78,7 @@ def algorithm_config(game: str, cfg: ExperimentConfig, *, seed: int, leap: bool 
         .reporting(metrics_num_episodes_for_smoothing=1)
     )
     config.training(**derived_settings(inner))
-    config.training(**inner.rllib)
+    config.training(**cfg.rllib.training)
     if leap:
         config.learners(learner_config_dict={LEAP_KEY: {
             "metric": cfg.leap.metric, "loss_in_manifold": cfg.leap.loss_in_manifold,

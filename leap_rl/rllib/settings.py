@@ -1,14 +1,16 @@
-"""RLlib's judgement of the ``inner`` settings, before anything is built.
+"""RLlib's judgement of the RLlib backend's settings, before anything is built.
 
-Which ``AlgorithmConfig`` class an ``inner.algorithm`` names, the training settings derived from
-the ``inner`` section, and :func:`check_settings`, which lets RLlib validate ``inner.rllib``.
-Imports nothing of leap-rl (``inner`` is any object with the A2C config's fields), so the config
-loader can call it without a circle; RLlib itself is imported only when a function runs.
+Which ``AlgorithmConfig`` class ``rllib.algorithm`` names, the training settings derived from
+the ``inner`` section (the learner's batch, learning rate, discount, ...), and
+:func:`check_settings`, which lets RLlib validate ``rllib.training``. Imports nothing of leap-rl
+(``inner`` and ``rllib`` are any objects with the fields of the config's ``inner`` and ``rllib``
+sections); RLlib itself is imported only when a function runs.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
 
 def config_class(algorithm: str):
     if algorithm == "PPO":
@@ -23,25 +25,25 @@ def config_class(algorithm: str):
 
 
 def derived_settings(inner) -> dict[str, Any]:
-    """RLlib training settings derived from the ``inner`` section (before ``inner.rllib``)."""
+    """RLlib training settings derived from the ``inner`` section (before ``rllib.training``)."""
     return dict(gamma=inner.discount, lr=inner.learning_rate, entropy_coeff=inner.entropy_cost,
                 vf_loss_coeff=inner.value_loss_coef, grad_clip=inner.max_grad_norm,
                 grad_clip_by="global_norm",
                 train_batch_size_per_learner=inner.num_envs * inner.unroll_length)
 
 
-def check_settings(inner) -> None:
-    """Lets RLlib judge ``inner.rllib`` (with the settings derived from ``inner``): an unknown
+def check_settings(inner, rllib) -> None:
+    """Lets RLlib judge ``rllib.training`` (with the settings derived from ``inner``): an unknown
     name, or a value RLlib's own validation refuses, raises ValueError with RLlib's message."""
     import logging
 
-    config = config_class(inner.algorithm)().api_stack(
+    config = config_class(rllib.algorithm)().api_stack(
         enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
     config.training(**derived_settings(inner))
     try:
-        config.training(**inner.rllib)
+        config.training(**rllib.training)
     except TypeError as err:  # an unknown keyword: RLlib's message names it
-        raise ValueError(f"{inner.algorithm}Config.training() refuses it: {err}") from None
+        raise ValueError(f"{rllib.algorithm}Config.training() refuses it: {err}") from None
     quiet = logging.getLogger("ray.rllib")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # RLlib warns about defaults here; errors are what matter
@@ -49,7 +51,7 @@ def check_settings(inner) -> None:
         config.validate()
     except Exception as err:  # noqa: BLE001 - RLlib raises ValueError, TypeError, KeyError …
         text = " ".join(str(err).split())
-        raise ValueError(f"RLlib's {inner.algorithm} validation refuses it: "
+        raise ValueError(f"RLlib's {rllib.algorithm} validation refuses it: "
                          f"{text or type(err).__name__}") from None
     finally:
         quiet.setLevel(level)

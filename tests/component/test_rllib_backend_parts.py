@@ -25,7 +25,7 @@ pytest.importorskip("ray.rllib")
 
 def test_defaults_keep_the_paper_learner():
     cfg = load_config(None)
-    assert (cfg.inner.backend, cfg.inner.algorithm, cfg.inner.rllib) == ("a2c", "PPO", {})
+    assert (cfg.inner.backend, cfg.rllib.algorithm, cfg.rllib.training) == ("a2c", "PPO", {})
     assert isinstance(runner_for(cfg), A2CTask)
 
 
@@ -33,15 +33,18 @@ def test_rllib_backend_is_chosen_by_the_config():
     from leap_rl.rllib import RLlibTask
 
     cfg = load_config(SMOKE_RLLIB)
-    assert (cfg.inner.backend, cfg.inner.algorithm) == ("rllib", "PPO")
-    assert cfg.inner.rllib["num_epochs"] == 2
+    assert (cfg.inner.backend, cfg.rllib.algorithm) == ("rllib", "PPO")
+    assert cfg.rllib.training["num_epochs"] == 2
     assert isinstance(runner_for(cfg), RLlibTask)
 
 
 @pytest.mark.parametrize("override,words", [
-    ("inner.rllib.no_such_setting=1", ["inner.rllib", "no_such_setting"]),
-    ("inner.rllib.minibatch_size=4096", ["inner.rllib", "minibatch_size", "4096"]),
-    ("inner.algorithm=DQN", ["inner.algorithm"]),
+    ("rllib.training.no_such_setting=1", ["rllib.training", "no_such_setting"]),
+    ("rllib.training.minibatch_size=4096", ["rllib.training", "minibatch_size", "4096"]),
+    ("rllib.algorithm=DQN", ["rllib.algorithm"]),
+    # The keys' old place in the inner section: the error says where they went.
+    ("inner.algorithm=APPO", ["inner.algorithm", "moved to rllib.algorithm"]),
+    ("inner.rllib.num_epochs=1", ["inner.rllib", "moved to rllib.training"]),
 ])
 def test_rllib_settings_are_judged_by_rllib_as_config_errors(override, words):
     with pytest.raises(ConfigError) as err:
@@ -55,11 +58,11 @@ def test_backend_flag_sets_inner_backend_and_bad_settings_exit_2(capsys, tmp_pat
     code = main(["train-task", "--config", str(SMOKE), "--backend", "rllib", "--game", "Pong",
                  "--steps", "10", "--out", str(tmp_path / "task")])
     err = capsys.readouterr().err
-    assert code == 2 and "inner.rllib" in err and "minibatch_size" in err
+    assert code == 2 and "rllib.training" in err and "minibatch_size" in err
     assert err.count("leap-rl: error:") == 1 and "Traceback" not in err
     assert not (tmp_path / "task").exists()
     code = main(["evaluate", "--init", str(tmp_path / "none.pt"), "--config", str(SMOKE_RLLIB),
-                 "--backend", "rllib", "--set", "inner.rllib.bogus=1"])
+                 "--backend", "rllib", "--set", "rllib.training.bogus=1"])
     err = capsys.readouterr().err
     assert code == 2 and "bogus" in err
 

@@ -123,8 +123,9 @@ def test_ppo_hook_sees_every_optimizer_step_and_sums_eq8(ray_local, metric, p):
     from leap_rl.rllib.build import algorithm_config, leap_flush, set_initial_weights
 
     minibatch = 8
-    cfg = load_config(SMOKE_RLLIB, [*TINY, f"leap.metric={metric}", f"inner.max_grad_norm={CLIP}",
-                                    f"inner.rllib={{num_epochs: 2, minibatch_size: {minibatch}}}"])
+    cfg = load_config(SMOKE_RLLIB, [
+        *TINY, f"leap.metric={metric}", f"inner.max_grad_norm={CLIP}",
+        f"rllib.training={{num_epochs: 2, minibatch_size: {minibatch}}}"])
     init = theta0()
     algo = algorithm_config("Pong", cfg, seed=3).learners(
         learner_class=RecordingPPOLearner).build_algo()
@@ -151,7 +152,7 @@ def test_ppo_hook_sees_every_optimizer_step_and_sums_eq8(ray_local, metric, p):
 def test_hook_on_appo_and_impala_one_observation_per_optimizer_step(ray_local, algorithm):
     from leap_rl.rllib.build import algorithm_config, leap_flush, set_initial_weights
 
-    cfg = load_config(SMOKE_RLLIB, [*TINY, f"inner.algorithm={algorithm}", "inner.rllib={}",
+    cfg = load_config(SMOKE_RLLIB, [*TINY, f"rllib.algorithm={algorithm}", "rllib.training={}",
                                     f"inner.max_grad_norm={CLIP}"])
     algo = (algorithm_config("Pong", cfg, seed=5).learners(learner_class=RECORDING[algorithm])
             .reporting(min_time_s_per_iteration=0)).build_algo()
@@ -180,7 +181,7 @@ def test_env_runners_act_with_theta0_before_the_first_sample(ray_local):
     from leap_rl.rllib.build import algorithm_config, set_initial_weights
     from leap_rl.rllib.env import make_rllib_atari_env
 
-    cfg = load_config(SMOKE_RLLIB, [*TINY, "inner.rllib.minibatch_size=8"])
+    cfg = load_config(SMOKE_RLLIB, [*TINY, "rllib.training.minibatch_size=8"])
     init, seed = theta0(7), 11
     env = make_rllib_atari_env({"game": "Pong", **cfg.env.model_dump()})
     obs, _ = env.reset(seed=0)
@@ -253,7 +254,7 @@ def test_evaluation_runs_use_rllib_for_leap_and_random_encoders(ray_local):
     from leap_rl.evaluation.runner import RunSpec, train_run
     from leap_rl.rllib.build import build_algorithm, encoder_state
 
-    cfg = load_config(SMOKE_RLLIB, [*TINY, "inner.rllib.minibatch_size=8"])
+    cfg = load_config(SMOKE_RLLIB, [*TINY, "rllib.training.minibatch_size=8"])
     for method in ("leap", "random"):
         items = list(train_run(RunSpec("Pong", method, 4, 32), theta0(), cfg.model_dump(), 1))
         assert items[-1]["done"] and items[-1]["agent_steps"] >= 32

@@ -64,6 +64,21 @@ def test_bad_values_are_explained(overrides, fragment):
     assert fragment in str(info.value)
 
 
+def test_moved_keys_say_where_they_went(tmp_path):
+    """The RLlib settings left the inner section for the backend's own rllib section."""
+    path = tmp_path / "old.yaml"
+    path.write_text("inner:\n  algorithm: APPO\n  rllib:\n    num_epochs: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert "inner.algorithm: moved to rllib.algorithm" in text
+    assert "inner.rllib: moved to rllib.training" in text
+    with pytest.raises(ConfigError, match="inner.rllib: moved to rllib.training"):
+        load_config(None, ["inner.rllib.minibatch_size=8"])
+    cfg = load_config(None, ["rllib.algorithm=APPO", "rllib.training.num_epochs=2"])
+    assert (cfg.rllib.algorithm, cfg.rllib.training) == ("APPO", {"num_epochs": 2})
+
+
 @pytest.mark.parametrize("text,fragment", [("[1, 2]", "top level must be a mapping"),
                                            ("a: [", "not valid YAML")])
 def test_unreadable_files_are_explained(tmp_path, text, fragment):
@@ -96,7 +111,7 @@ def test_describe_gives_every_keys_type_default_and_meaning():
                      "leap.stabilizer (bool, default true): ",
                      "workers.num_workers (int | null, default null): ",
                      "meta.betas (tuple[float, float], default [0.9, 0.999]): ",
-                     "inner.rllib (dict[str, Any], default {}): ",
+                     "rllib.training (dict[str, Any], default {}): ",
                      "env.minatar.channels (int, default 10): "):  # nested sections recurse
         assert expected in text
     pool = next(line for line in lines if line.startswith("meta.pool "))
