@@ -16,41 +16,56 @@ Everything runs on the device of the parameters, on flat buffers, with no device
 per step: on a GPU the only reads to the host happen in :meth:`LeapAccumulator.flush` and
 :meth:`stats` (on the CPU, where reading a tensor synchronises nothing, a segment's few scalars
 are read and worked out in Python). The state carried from step to step is three
-parameter-sized vectors: θⁱ, gⁱ and the partial sum.
+parameter-sized vectors: θⁱ, gⁱ and the partial sum, and it is what bounds a step's cost: each
+step must read θⁱ⁺¹ and gⁱ⁺¹ and read and write all three, which the inner update in between has
+pushed out of cache. A step is five tensor operations that between them meet each of those five
+vectors once while it is cold: −Δθⁱ = θⁱ − θⁱ⁺¹ overwrites θⁱ; two dot products give ‖Δθⁱ‖² and
+‖gⁱ‖²; one matrix-vector product adds cⁱ to the sum; one copy stores θⁱ⁺¹ and gⁱ⁺¹
+(`bench/leap_overhead.py --game` measures this against that bound).
+
+Telescoping, considered and not used: for the energy, Σᵢ Δθⁱ over a run of segments that are
+not skipped is θ at the run's end minus θ at its start, so only the Δfⁱ·gⁱ terms would need work
+per step, saving one pass over −Δθⁱ (in cache by then). But a skipped segment closes the run at
+θⁱ, which the in-place subtraction has overwritten, unrecoverably when θⁱ⁺¹ is not finite;
+keeping it costs a pass of its own. The sum is therefore taken segment by segment, for both
+metrics.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+
 import torch
 
 from leap_rl.leap_options import (
     DEFAULT_LOSS_IN_MANIFOLD,
     DEFAULT_METRIC,
     DEFAULT_STABILIZER,
-    POWERS as _P,
     Metric,
+)
+from leap_rl.leap_options import (
+    POWERS as _P,
 )
 
 
 class _Point:
-    """The last point of the path: θⁱ and ∇f(θⁱ) as the two rows of one buffer, fⁱ, ‖∇f(θⁱ)‖².
+    """The last point of the path: θⁱ and ∇f(θⁱ) as the two rows of one buffer, and fⁱ.
 
-    The rows sit in one [2, n] buffer so that cⁱ = coef·Δθⁱ + coef·Δfⁱ·gⁱ can be added to the sum
-    by one matrix-vector product over both rows (``addmv``: one pass over memory instead of
-    two). That is what the device path always does, and the host path with one torch thread;
-    with more, the host path adds the two rows by two elementwise adds instead (those use every
-    thread, this BLAS's gemv one).
+    The rows sit in one [2, n] buffer so that, once θⁱ is replaced by −Δθⁱ, cⁱ = coef·Δθⁱ +
+    coef·Δfⁱ·gⁱ can be added to the sum by one matrix-vector product over both rows (``addmv``:
+    one pass over memory instead of two), and one copy stores the next point. The device path
+    always adds cⁱ so, and so does the host path with one torch thread; with more, the host path
+    adds the two rows by two elementwise adds instead (those use every thread, this BLAS's gemv
+    one).
     """
 
     def __init__(self, layout, numel: int, **kw) -> None:
         self.rows = torch.zeros(2, numel, **kw)
         self.theta, self.grad = self.rows[0], self.rows[1]
         self.theta_views = _split(self.theta, layout)
-        self.grad_views = _split(self.grad, layout)
-        self.loss: torch.Tensor | None = None
-        self.grad_sq: torch.Tensor | None = None  # ‖∇f(θⁱ)‖²: finite iff the gradient is
+        self.views = self.theta_views + _split(self.grad, layout)  # θ's views, then g's
+        self.loss: torch.Tensor | float | None = None  # fⁱ: a float when worked out on the host
 
 
 class LeapAccumulator:
@@ -100,28 +115,34 @@ class LeapAccumulator:
             raise KeyError(f"observe() got parameters {list(params)}; this task's path has "
                            f"{list(self._keys)}")
         point, theta = self._point, [params[k] for k in self._keys]
-        loss = loss.detach().to(point.theta.device, point.theta.dtype).reshape(())
+        if self._on_host:
+            loss = loss.item()  # a number in host memory: reading it synchronises nothing
+        else:
+            loss = loss.detach().to(point.theta.device, point.theta.dtype).reshape(())
         if point.loss is not None:
             self._add_segment(point, loss, theta)
-        # Point i+1 replaces point i: one point's buffers are all the path needs to keep.
-        torch._foreach_copy_(point.theta_views, theta)
-        torch._foreach_copy_(point.grad_views, [grads[k] for k in self._keys])
-        point.grad_sq = torch.dot(point.grad, point.grad)  # while gⁱ⁺¹ is still in cache
+        # Point i+1 replaces point i (one point is all the path needs to keep): both rows in
+        # one copy.
+        torch._foreach_copy_(point.views, theta + [grads[k] for k in self._keys])
         point.loss = loss
 
-    def _add_segment(self, a: _Point, loss: torch.Tensor, theta: list[torch.Tensor]) -> None:
+    def _add_segment(self, a: _Point, loss, theta: list[torch.Tensor]) -> None:
         """Adds cⁱ for the segment from point a = i to θⁱ⁺¹ = ``theta`` with fⁱ⁺¹ = ``loss``.
 
         Implements eq. 8 with J = I. θⁱ is not needed after its segment, so −Δθⁱ = θⁱ − θⁱ⁺¹
         overwrites it in place: the rows of point a become [−Δθⁱ, gⁱ], and
         cⁱ = coef·(Δθⁱ + Δfⁱ·gⁱ) = rowsᵀ·w with w = coef·[−1, Δfⁱ] = s·[1, −Δfⁱ], where
-        s = −coef is 1/ℓⁱ for the length (p = 1) and 2 for the energy (p = 2).
+        s = −coef is 1/ℓⁱ for the length (p = 1) and 2 for the energy (p = 2). ‖gⁱ‖² is taken
+        here, where gⁱ is read anyway (it is finite iff gⁱ is), so gᴷ is never read.
         """
         torch._foreach_sub_(a.theta_views, theta)
+        # Two dot products, not one 2×2 Gram matrix rows·rowsᵀ: a matmul may run in reduced
+        # precision (torch.set_float32_matmul_precision), a dot product does not.
         sq_dtheta = torch.dot(a.theta, a.theta)                               # ‖Δθⁱ‖²
+        grad_sq = torch.dot(a.grad, a.grad)                                   # ‖gⁱ‖²
         if self._on_host:
-            weights = self._host_weights(sq_dtheta.item(), a.grad_sq.item(), a.loss.item(),
-                                         loss.item())
+            sq_dtheta, grad_sq = sq_dtheta.item(), grad_sq.item()
+            weights = self._host_weights(sq_dtheta, grad_sq, a.loss, loss)
             if weights is None:
                 return
             if torch.get_num_threads() > 1:  # elementwise adds use every thread, gemv one
@@ -135,7 +156,7 @@ class LeapAccumulator:
             d_f = -d_f.abs()
         length = torch.sqrt(sq_dtheta + d_f * d_f)                            # ℓⁱ
         # Any NaN or ±inf among fⁱ, fⁱ⁺¹, Δθⁱ or gⁱ makes this sum non-finite.
-        ok = torch.isfinite(sq_dtheta + a.grad_sq + a.loss + loss)
+        ok = torch.isfinite(sq_dtheta + grad_sq + a.loss + loss)
         direction = torch.stack([self._one, -d_f])
         if self.p == 2:
             weights = torch.where(ok, 2.0 * direction, 0.0)
