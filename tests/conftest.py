@@ -64,7 +64,7 @@ LINTS = ("unit/test_cluster_configs.py",)
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).parent
     for item in items:
-        relative = Path(item.fspath).relative_to(tests)
+        relative = item.path.relative_to(tests)
         tier = relative.parts[0]
         if tier not in TIERS:
             continue
