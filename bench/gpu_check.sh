@@ -197,7 +197,7 @@ import ray
 from leap_rl.config import load_config
 from leap_rl.distributed.driver import initial_init
 from leap_rl.distributed.protocol import Assignment
-from leap_rl.distributed.runners import A2CTask
+from leap_rl.backends.a2c import A2CTask
 from leap_rl.distributed.worker import start_worker
 
 p = argparse.ArgumentParser()

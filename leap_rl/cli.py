@@ -20,6 +20,7 @@ import yaml
 
 from leap_rl import __version__
 from leap_rl.artifacts import ArtifactError
+from leap_rl.backends import names as backend_names
 from leap_rl.config import ConfigError, config_fields_help, load_config
 from leap_rl.envs import MissingRomError, UnknownGameError
 from leap_rl.evaluation.cli import add_evaluate_parsers
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--no-leap", action="store_true", help="train without the Leap hook")
     task.add_argument("--report-every", type=_positive_int, default=20,
                       help="updates between progress reports")
-    task.add_argument("--backend", choices=["a2c", "rllib"], default=None,
+    task.add_argument("--backend", choices=backend_names(), default=None,
                       help="inner learner (sets inner.backend): the paper's A2C or RLlib's "
                       "rllib.algorithm (default: the config's)")
     train = sub.add_parser("train", help="meta-train an initialization with Leap on Ray")
@@ -132,8 +133,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_train_task(args: argparse.Namespace) -> int:
+    from leap_rl.backends import backend_for
     from leap_rl.envs import is_atari_game, is_minatar_name, resolve_game
-    from leap_rl.run_task import train_task  # imports torch and gym: only once input is valid
 
     backend = [f"inner.backend={args.backend}"] if args.backend else []
     cfg = load_config(args.config, args.overrides + backend)
@@ -141,8 +142,10 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     game = resolve_game(args.game).name if known else args.game
     out = Path(args.out or f"runs/task-{game.replace('/', '_')}")
     seed = cfg.seed if args.seed is None else args.seed
-    summary = train_task(game, args.steps, cfg, out=out, seed=seed, init_path=args.init,
-                         leap=not args.no_leap, report_every=args.report_every)
+    # The backend imports torch and gym: only once the input is known to be valid.
+    summary = backend_for(cfg).train_task(game, args.steps, cfg, out=out, seed=seed,
+                                          init_path=args.init, leap=not args.no_leap,
+                                          report_every=args.report_every, stream=sys.stdout)
     leap = summary.get("leap")
     extra = (f"  path length d1 {leap['d1']:.4g}  energy d2 {leap['d2']:.4g}" if leap else "")
     print(f"done: {summary['agent_steps']:,} steps, {summary['episodes']} episodes{extra}; "

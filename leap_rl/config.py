@@ -16,14 +16,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leap_rl.agent.config import A2CConfig
+from leap_rl.backends import backend_for
 from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
-from leap_rl.storage import location
 from leap_rl.leap_options import (
     DEFAULT_LOSS_IN_MANIFOLD,
     DEFAULT_METRIC,
     DEFAULT_STABILIZER,
     Metric,
 )
+from leap_rl.storage import location
 
 
 class ConfigError(ValueError):
@@ -213,9 +214,6 @@ class ExperimentConfig(_Section):
         if not any(minatar) and self.inner.encoder == "minatar":
             raise ValueError("inner.encoder: minatar is for MinAtar games; meta.pool holds Atari "
                              "games")
-        if any(minatar) and self.inner.backend == "rllib":
-            raise ValueError("the RLlib backend trains Atari games only; MinAtar games use "
-                             "inner.backend: a2c")
         return self
 
     @model_validator(mode="after")
@@ -229,9 +227,8 @@ class ExperimentConfig(_Section):
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> ExperimentConfig:
     """Reads ``path`` (YAML; None = all defaults), applies ``key.sub=value`` overrides, validates.
 
-    Raises :class:`ConfigError` naming the file and listing every problem found; with
-    ``inner.backend: rllib``, RLlib itself judges the ``rllib`` section
-    (:mod:`leap_rl.rllib.settings`).
+    Raises :class:`ConfigError` naming the file and listing every problem found; the inner
+    learner's backend then judges what it can run (:mod:`leap_rl.backends`).
     """
     source = str(path) if path is not None else "<defaults>"
     data = _read_yaml(path) if path is not None else {}
@@ -252,16 +249,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ex
 
 
 def _check_backend(cfg: ExperimentConfig, source: str) -> None:
-    """Lets RLlib judge the ``rllib`` section when it is the inner learner, before anything is
-    built."""
-    if cfg.inner.backend != "rllib":
-        return
-    from leap_rl.rllib.settings import check_settings  # imports RLlib: only when asked for
-
+    """Lets the inner learner's backend judge the config before anything is built (RLlib's
+    judges the ``rllib`` section with RLlib itself; leap_rl.backends)."""
     try:
-        check_settings(cfg.inner, cfg.rllib)
+        backend_for(cfg).check(cfg)
     except ValueError as err:
-        raise ConfigError(source, [f"rllib.training: {err}"]) from None
+        raise ConfigError(source, [str(err)]) from None
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:

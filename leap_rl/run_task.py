@@ -1,8 +1,10 @@
-"""One task = one game trained from an initialization, with the Leap hook on every step.
+"""One A2C task = one game trained from an initialization, with the Leap hook on every step.
 
-``build_learner`` assembles environment, network and learner for a game (used by ``train-task``
-and by the distributed workers); ``train_task`` runs one standalone, logging to the console,
-TensorBoard and JSON-lines, and writes the task's meta-gradient and path length.
+``build_learner`` assembles environment, network and learner for a game (used by the A2C
+backend, :mod:`leap_rl.backends.a2c`, for meta-training tasks and evaluation runs);
+``train_task`` runs one standalone, logging to the console, TensorBoard and JSON-lines, and
+writes the task's meta-gradient and path length. ``read_init`` and ``TaskLog`` are shared with
+the other backends.
 """
 
 from __future__ import annotations
@@ -131,12 +133,9 @@ class TaskLog:
 def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path, seed: int = 0,
                init_path: str | Path | None = None, leap: bool = True,
                report_every: int = 20, stream: TextIO = sys.stdout) -> dict[str, Any]:
-    """Trains one agent on ``game`` for ``steps`` agent steps; returns (and writes) a summary."""
-    if cfg.inner.backend == "rllib":
-        from leap_rl.rllib.task import train_task as train_rllib_task
+    """Trains one A2C agent on ``game`` for ``steps`` agent steps; returns (and writes) a summary.
 
-        return train_rllib_task(game, steps, cfg, out=out, seed=seed, init_path=init_path,
-                                leap=leap, report_every=report_every, stream=stream)
+    The A2C backend's ``train_task`` (:mod:`leap_rl.backends`; other backends have their own)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from leap_rl import backends
+
 
 class A2CConfig(BaseModel):
     """Hyperparameters of one actor-critic learner (one task = one game)."""
@@ -66,11 +68,19 @@ class A2CConfig(BaseModel):
         min_length=1,
         description="Name prefixes of the parameters Leap meta-learns (paper: the shared encoder).",
     )
-    backend: Literal["a2c", "rllib"] = Field(
+    backend: str = Field(
         "a2c",
-        description="Inner learner: the paper's A2C (a2c) or an RLlib algorithm on RLlib's new API "
-        "stack with the same encoder (rllib; see the rllib section, leap_rl/rllib).",
+        description="Inner learner, a backend registered in leap_rl.backends: the paper's A2C "
+        "(a2c) or an RLlib algorithm on RLlib's new API stack with the same encoder (rllib; see "
+        "the rllib section, leap_rl/rllib).",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in backends.names():
+            raise ValueError(f"unknown backend {name!r}; registered: {', '.join(backends.names())}")
+        return name
 
     @field_validator("env_groups")
     @classmethod

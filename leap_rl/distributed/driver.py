@@ -19,12 +19,12 @@ import torch
 
 from leap_rl.agent import build_actor_critic, meta_parameters
 from leap_rl.artifacts import save_init
+from leap_rl.backends import backend_for
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
-from leap_rl.distributed.runners import runner_for
-from leap_rl.distributed.scheduler import MetaStepRun, WorkerPool
+from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
 from leap_rl.envs import make_vector_env
 from leap_rl.meta_optimizer import MetaOptimizer
 from leap_rl.storage import RemotePath, location
@@ -79,7 +79,7 @@ class MetaTrainer:
                  stream: TextIO = sys.stdout, resume: bool = False,
                  sinks: Sequence[ScalarSink] = ()) -> None:
         self.cfg, self.out = cfg, location(out)
-        self.runner = runner or runner_for(cfg)
+        self.runner = runner or backend_for(cfg).task_runner()
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
         self.start = self.bad_in_a_row = self.log_step = 0
@@ -129,11 +129,7 @@ class MetaTrainer:
         steps = cfg.meta.steps_per_task
         run = MetaStepRun(cfg, pool, assignments, ray.put(self.meta.init),
                           lambda c, v: self.log.chunk(m, games[c.task], steps, c, v))
-        try:
-            agg = run.run()
-        except BaseException:
-            run.cancel()
-            raise
+        agg = run.run()  # cancels its running tasks itself on an error or interrupt
         total, n = agg.mean_gradient()
         if n >= cfg.workers.min_tasks_per_meta_step:
             update = self.meta.step(total, n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leap_rl.backends import backend_for
 from leap_rl.config import ExperimentConfig
 
 
@@ -21,7 +22,7 @@ def describe_plan(cfg: ExperimentConfig, out: str, address: str | None) -> str:
         f"{', '.join(meta.pool)}",
         f"per task:          {meta.steps_per_task:,} agent steps, {cfg.inner.num_envs} envs × "
         f"unroll {cfg.inner.unroll_length}, chunk every {workers.flush_every} updates",
-        f"inner learner:     {_learner(cfg)}",
+        f"inner learner:     {backend_for(cfg).describe(cfg)}",
         f"workers:           {count}; each requests {workers.num_cpus:g} CPU, "
         f"{workers.num_gpus:g} GPU",
         f"failures:          {workers.failure_policy} (≤ {workers.max_task_retries} retries), "
@@ -41,10 +42,3 @@ def _frames(cfg: ExperimentConfig, env_steps: int) -> str:
         return ""
     return f" ({env_steps * cfg.env.frame_skip:,} emulator frames)"
 
-
-def _learner(cfg: ExperimentConfig) -> str:
-    inner = cfg.inner
-    if inner.backend == "rllib":
-        return f"RLlib {inner.algorithm} (new API stack), settings {inner.rllib or 'default'}"
-    return (f"A2C (the paper's), RMSProp lr {inner.learning_rate:g}, "
-            f"encoder {inner.encoder}, device {inner.device}")

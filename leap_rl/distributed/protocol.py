@@ -1,33 +1,16 @@
-"""What travels between the driver and the workers: task assignments and streamed chunks."""
+"""What travels between the driver and the workers: task assignments and streamed chunks.
+
+:class:`Assignment` and :class:`Progress` are the backends' task contract
+(:mod:`leap_rl.backends.contract`); a worker tags each :class:`Progress` as a :class:`Chunk`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import torch
+from leap_rl.backends.contract import Assignment, Progress
 
-
-@dataclass(frozen=True)
-class Assignment:
-    """One task of one meta-step: train ``game`` for ``steps`` agent steps from θ⁰."""
-
-    meta_step: int
-    task: int          # index of the task within its meta-step
-    game: str
-    seed: int
-    steps: int
-    attempt: int = 0   # 0 for the first try, 1 for the first retry, …
-
-
-@dataclass
-class Progress:
-    """What a task runner yields every flush: the partial meta-gradient and how training goes."""
-
-    gradient: dict[str, torch.Tensor]   # Σ cⁱ since the previous flush, on the CPU
-    agent_steps: int                    # the task's steps so far
-    episodes: list[tuple[int, float, int]] = field(default_factory=list)  # (step, return, length)
-    stats: dict[str, float] = field(default_factory=dict)  # cumulative d1, d2, segments, skipped
-    final: bool = False                 # the last chunk of a task that ran its whole budget
+__all__ = ["Assignment", "Chunk", "Progress"]
 
 
 @dataclass

@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 
+from leap_rl.backends import names as backend_names
 from leap_rl.config import ConfigError, ExperimentConfig, load_config
 from leap_rl.envs import (
     EVALUATION_SET,
@@ -109,7 +110,7 @@ def add_evaluate_parsers(subparsers) -> dict:
     ev.add_argument("--resume", action="store_true", help="finish the evaluation in --out: "
                     "skip its completed runs, train the rest (failed ones again); refused if "
                     "games, seeds, steps, inits (file hashes) or config differ")
-    ev.add_argument("--backend", choices=["a2c", "rllib"], default=None,
+    ev.add_argument("--backend", choices=backend_names(), default=None,
                     help="inner learner of every run, Leap and random alike (sets "
                     "inner.backend; default: the config's)")
     ev.add_argument("--address", default=None, help="Ray cluster to join ('auto', host:port); "

@@ -1,6 +1,6 @@
 """``RLlibTask``: one meta-training task on the RLlib backend, streamed as :class:`Progress`.
 
-Same contract as :class:`leap_rl.distributed.runners.A2CTask`: called with (assignment, θ⁰, cfg),
+Same contract as :class:`leap_rl.backends.a2c.A2CTask`: called with (assignment, θ⁰, cfg),
 it trains the assignment's game from θ⁰ for ``assignment.steps`` agent steps and yields a
 :class:`Progress` — the Leap partial sum since the previous one (CPU tensors), agent steps so far,
 the episodes finished meanwhile and the accumulator's cumulative statistics — after the first
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from leap_rl.config import ExperimentConfig
-from leap_rl.distributed.protocol import Assignment, Progress
+from leap_rl.backends.contract import Assignment, Progress
 
 
 @dataclass
@@ -69,7 +69,7 @@ def train(algo, steps: int, *, flush_every: int | None = None) -> Iterator[RLlib
 
 
 class RLlibTask:
-    """Trains the assignment's game with RLlib (``inner.algorithm``) from θ⁰, streaming Leap."""
+    """Trains the assignment's game with RLlib (``rllib.algorithm``) from θ⁰, streaming Leap."""
 
     def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
                  cfg: ExperimentConfig) -> Iterator[Progress]:

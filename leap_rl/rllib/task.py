@@ -2,7 +2,7 @@
 
 :func:`train_task` writes what :func:`leap_rl.run_task.train_task` writes (config.yaml,
 episodes.jsonl, tensorboard/, meta_gradient.pt, final_encoder.pt, summary.json);
-:func:`evaluation_run` streams what :func:`leap_rl.evaluation.runner.train_run` streams.
+:func:`evaluation_run` streams what the A2C backend's evaluation runs stream.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _losses(result: Mapping[str, Any]) -> tuple[float, float, float]:
 def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path, seed: int = 0,
                init_path: str | Path | None = None, leap: bool = True,
                report_every: int = 20, stream: TextIO = sys.stdout) -> dict[str, Any]:
-    """Trains one agent on ``game`` with RLlib (``inner.algorithm``); returns (and writes) a
+    """Trains one agent on ``game`` with RLlib (``rllib.algorithm``); returns (and writes) a
     summary. ``report_every`` counts ``algo.train()`` calls between console lines."""
     from leap_rl.agent.a2c import TrainReport
     from leap_rl.artifacts import atomic_save, save_init
@@ -63,7 +63,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
                    "updates": leap_total(algo) if leap else None, "train_calls": calls,
                    "episodes": log.episodes, "mean_recent_return": log.mean_return,
                    "init": str(init_path) if init_path else None,
-                   "backend": f"rllib/{cfg.inner.algorithm}",
+                   "backend": f"rllib/{cfg.rllib.algorithm}",
                    "seconds": time.perf_counter() - start}
         if leap:
             flushed = leap_flush(algo)
@@ -87,17 +87,16 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     return summary
 
 
-def evaluation_run(spec, init: Mapping[str, torch.Tensor], config: ExperimentConfig,
-                   progress_every_s: float) -> Iterator[dict]:
-    """An evaluation run (leap: encoder ← θ⁰, random: a fresh seeded one) on RLlib, streaming
-    {agent_steps, episodes, done} as ``leap_rl.evaluation.runner.train_run`` does."""
-    from leap_rl.evaluation.runner import stream_episodes
+def evaluation_run(game: str, seed: int, steps: int, init: Mapping[str, torch.Tensor] | None,
+                   config: ExperimentConfig, progress_every_s: float) -> Iterator[dict]:
+    """An evaluation run on RLlib (encoder ← ``init``, or a fresh seeded one when None),
+    streaming what :meth:`leap_rl.backends.Backend.evaluation_run` streams."""
+    from leap_rl.backends.contract import stream_episodes
     from leap_rl.rllib.build import build_algorithm
     from leap_rl.rllib.runner import train
 
-    algo = build_algorithm(spec.game, config, seed=spec.seed, leap=False,
-                           init=init if spec.method == "leap" else None)
+    algo = build_algorithm(game, config, seed=seed, leap=False, init=init)
     try:
-        yield from stream_episodes(train(algo, spec.steps), progress_every_s)
+        yield from stream_episodes(train(algo, steps), progress_every_s)
     finally:
         algo.stop()

@@ -15,7 +15,8 @@ import torch
 from leap_rl.agent.network import build_actor_critic, load_encoder, meta_parameters, reset_heads
 from leap_rl.cli import main
 from leap_rl.config import ConfigError, load_config
-from leap_rl.distributed.runners import A2CTask, runner_for
+from leap_rl.backends import backend_for
+from leap_rl.backends.a2c import A2CTask
 
 ROOT = Path(__file__).parents[2]
 SMOKE, SMOKE_RLLIB = ROOT / "configs" / "smoke.yaml", ROOT / "configs" / "smoke_rllib.yaml"
@@ -26,7 +27,7 @@ pytest.importorskip("ray.rllib")
 def test_defaults_keep_the_paper_learner():
     cfg = load_config(None)
     assert (cfg.inner.backend, cfg.rllib.algorithm, cfg.rllib.training) == ("a2c", "PPO", {})
-    assert isinstance(runner_for(cfg), A2CTask)
+    assert isinstance(backend_for(cfg).task_runner(), A2CTask)
 
 
 def test_rllib_backend_is_chosen_by_the_config():
@@ -35,7 +36,7 @@ def test_rllib_backend_is_chosen_by_the_config():
     cfg = load_config(SMOKE_RLLIB)
     assert (cfg.inner.backend, cfg.rllib.algorithm) == ("rllib", "PPO")
     assert cfg.rllib.training["num_epochs"] == 2
-    assert isinstance(runner_for(cfg), RLlibTask)
+    assert isinstance(backend_for(cfg).task_runner(), RLlibTask)
 
 
 @pytest.mark.parametrize("override,words", [

@@ -140,17 +140,19 @@ class Built(Exception):
 
 @pytest.mark.parametrize("backend", ["a2c", "rllib"])
 def test_every_named_method_trains_from_its_init_and_random_from_none(backend, monkeypatch):
+    """Through the backend seam: each backend's evaluation run gets the method's θ⁰, or None."""
     from leap_rl.evaluation import runner
 
     seen = []
 
-    def build(*args, seed=None, init=None, **kwargs):
-        seen.append((args[0].method if backend == "rllib" else "-", seed or args[0].seed, init))
+    def build(game, *args, seed=None, init=None, **kwargs):
+        seen.append((game, seed, init))
         raise Built
     if backend == "rllib":
         from leap_rl.rllib import task
 
-        monkeypatch.setattr(task, "evaluation_run", lambda spec, init, *rest: build(spec, init=init))
+        monkeypatch.setattr(task, "evaluation_run", lambda game, seed, steps, init, *rest:
+                            build(game, seed=seed, init=init))
     else:
         from leap_rl import run_task
 
@@ -160,6 +162,4 @@ def test_every_named_method_trains_from_its_init_and_random_from_none(backend, m
     for method in ("reptile", "random"):
         with pytest.raises(Built):
             list(runner.train_run(runner.RunSpec("Pong", method, 3, 8), theta, cfg, 1))
-    # rllib.task takes θ⁰ for method "leap" only, so a named method reaches it as "leap"
-    role = "leap" if backend == "rllib" else "-"
-    assert seen == [(role, 3, theta), ("random" if backend == "rllib" else "-", 3, None)]
+    assert seen == [("Pong", 3, theta), ("Pong", 3, None)]
