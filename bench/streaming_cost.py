@@ -10,7 +10,7 @@ Issue 9, item 1. Two parts, one run:
 
   B. Driver time. MetaTrainer runs on a local Ray instance with StandInTask streaming
      paper-sized chunks at a set pace. The driver is instrumented in place (no production code
-     changes): MetaStepRun._receive (the whole per-chunk path: next(stream), ray.get, the
+     changes): StreamScheduler._receive (the whole per-chunk path: next(stream), ray.get, the
      aggregator, the run log), the ray.get inside it, MetaStepAggregator.add and RunLog.chunk
      are timed (wall and main-thread CPU). Per-chunk driver cost = _receive per delivered chunk.
      Measured fraction of the stand-in run = Σ _receive ÷ meta-step wall time (also the driver's
@@ -194,7 +194,7 @@ class DriverRun:
 
 def driver_run(ray, cfg, stand_in) -> DriverRun:
     """Runs MetaTrainer on ``stand_in`` with the driver's per-chunk path timed in place (no
-    production code changes): MetaStepRun._receive, the ray.get inside it, MetaStepAggregator.add
+    production code changes): StreamScheduler._receive, the ray.get inside it, MetaStepAggregator.add
     and RunLog.chunk, and each meta-step's wall, main-thread CPU and process CPU."""
     import leap_rl.distributed.scheduler as scheduler
     from leap_rl.distributed.aggregator import MetaStepAggregator
@@ -202,8 +202,8 @@ def driver_run(ray, cfg, stand_in) -> DriverRun:
 
     timed_ray = TimedRay(ray)
     scheduler.ray = timed_ray
-    receive = Timer(scheduler.MetaStepRun._receive)
-    scheduler.MetaStepRun._receive = lambda self, stream: receive(self, stream)
+    receive = Timer(scheduler.StreamScheduler._receive)
+    scheduler.StreamScheduler._receive = lambda self, job: receive(self, job)
     add = Timer(MetaStepAggregator.add)
     MetaStepAggregator.add = lambda self, c: add(self, c)
     delivered, steps = [], []
@@ -227,10 +227,10 @@ def driver_run(ray, cfg, stand_in) -> DriverRun:
             # A delivered chunk is a _receive call during which add() ran.
             real_receive = receive.fn
 
-            def receive_marking(self, stream):
+            def receive_marking(self, job):
                 before = len(add.wall)
                 try:
-                    return real_receive(self, stream)
+                    return real_receive(self, job)
                 finally:
                     delivered.append(len(add.wall) > before)
 

@@ -25,7 +25,7 @@ import yaml
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.protocol import Chunk
-from leap_rl.distributed.scheduler import TaskRecord
+from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.storage import Mirror, RunPath, append_text, location
 
 

@@ -1,202 +1,156 @@
-"""Runs one meta-step's tasks on a pool of worker actors, streaming chunks into the aggregator.
+"""One loop for every streamed Ray run: meta-training tasks and evaluation runs alike.
 
-Tasks queue when there are fewer workers than tasks. A worker that dies (killed, OOM, node lost)
-or falls silent is replaced; its task keeps the chunks already counted (a prefix of a path is a
-valid meta-gradient) or is retried, by policy: a retry trains the task again from θ⁰ and, once
-dispatched, its chunks replace the failed attempt's (one task, one path). Every Ray wait has a
-timeout.
+A *job* is one run that streams items back (a Ray streaming generator). The scheduler launches
+jobs while its :class:`Launcher` has room, receives items as they come, and ends each job in one
+of three ways, the same for every caller:
+
+- its stream ends: :meth:`Handler.ended` says whether that was a proper end;
+- it fails (raised, died, or was silent for ``workers.task_timeout_s``, plus
+  ``workers.startup_timeout_s`` before its first item): under ``failure_policy: retry`` it runs
+  again from the start while ``attempt < workers.max_task_retries``, else it ends failed;
+- no launcher capacity is left at all: queued jobs end failed, "no worker could be started".
+
+Callers keep their own bookkeeping in a :class:`Handler`; launchers decide where a job runs
+(a pool of worker actors for meta-training, Ray tasks within the cluster's slots for evaluation).
+Every Ray wait has a timeout.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import RayError, RayTaskError
 
-from leap_rl.config import ExperimentConfig
-from leap_rl.distributed.aggregator import MetaStepAggregator
-from leap_rl.distributed.protocol import Assignment, Chunk
-from leap_rl.distributed.worker import start_worker
+from leap_rl.config import WorkersConfig
 
 POLL_S = 0.5
+NO_WORKER = "no worker could be started"
 
 
 @dataclass
-class TaskRecord:
-    """The fate of one task: where it ran and how it ended."""
+class Job:
+    """One streamed run: the caller's payload, its attempt, and what the scheduler saw of it."""
 
-    assignment: Assignment
-    status: str = "queued"      # queued, running, completed, partial, failed
-    attempts: int = 0
-    node_id: str | None = None
-    pid: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class _Running:
-    worker: object
-    assignment: Assignment
-    stream: object
-    started: float
-    last_chunk: float | None = None
+    payload: Any
+    attempt: int = 0            # 0 for the first try, 1 for the first retry, …
+    handle: Any = None          # the launcher's (e.g. the worker actor it runs on)
+    stream: Any = None
+    started: float = 0.0
+    last: float | None = None   # when its latest item arrived (None: none yet)
 
 
-@dataclass
-class WorkerPool:
-    """The worker actors. A dead worker is replaced; one that never started (no capacity for
-    it) is dropped, and :meth:`top_up` tries again at the next meta-step."""
+class Launcher(Protocol):
+    """Where jobs run."""
 
-    cfg: ExperimentConfig
-    runner: object
-    size: int
-    idle: list = field(default_factory=list)
-    members: int = 0
-    _placed: dict = field(default_factory=dict)  # worker → ref that resolves once it runs
-
-    def __post_init__(self) -> None:
-        self.top_up()
-
-    def top_up(self) -> None:
-        """Starts workers until the pool has ``size`` of them again."""
-        while self.members < self.size:
-            self._start()
-            self.members += 1
-
-    def _start(self) -> None:
-        worker = start_worker(self.cfg, self.runner)
-        self._placed[worker] = worker.where.remote()
-        self.idle.append(worker)
-
-    def started(self, worker) -> bool:
-        """Whether the worker was ever placed and constructed (or has died trying)."""
-        ready, _ = ray.wait([self._placed[worker]], timeout=0)
-        return bool(ready)
-
-    def replace(self, worker) -> None:
-        self._kill(worker)
-        self._start()
-
-    def drop(self, worker) -> None:
-        self._kill(worker)
-        self.members -= 1
-
-    def _kill(self, worker) -> None:
-        self._placed.pop(worker, None)
-        ray.kill(worker, no_restart=True)
-
-    def shutdown(self) -> None:
-        for worker in list(self._placed):
-            self._kill(worker)
-        self.idle.clear()
+    def has_room(self) -> bool: """Whether a job can be launched now."""
+    def launch(self, job: Job) -> Any: """Starts the job; returns its streaming generator."""
+    def release(self, job: Job) -> None: """The job's stream ended: its place is free again."""
+    def discard(self, job: Job, started: bool) -> None: """After a failure (``started``: it
+        ever ran): free or replace what it ran on."""
+    def cancel(self, job: Job) -> None: """Stops a running job (on an error or interrupt)."""
+    def started(self, job: Job) -> bool: """Whether the job's host was ever placed."""
+    def exhausted(self) -> bool: """Whether no job can ever be launched again."""
 
 
-class MetaStepRun:
-    """Drives one meta-step: dispatch, receive chunks as they come, handle failures."""
+class Handler(Protocol):
+    """The caller's bookkeeping."""
 
-    def __init__(self, cfg: ExperimentConfig, pool: WorkerPool, assignments: list[Assignment],
-                 init_ref, on_chunk: Callable[[Chunk, str], None] | None = None) -> None:
-        self.cfg, self.pool, self.init_ref = cfg, pool, init_ref
-        self.aggregator = MetaStepAggregator(assignments[0].meta_step, len(assignments))
-        self.records = [TaskRecord(a) for a in assignments]
-        self.queue = list(assignments)
-        self.running: dict[object, _Running] = {}
-        self.on_chunk = on_chunk or (lambda chunk, verdict: None)
+    def dispatched(self, job: Job) -> None: """The job (or its retry) was launched."""
+    def item(self, job: Job, item: Any) -> None: """An item the job streamed."""
+    def ended(self, job: Job) -> str | None: """Its stream ended; an error text if improperly."""
+    def failed(self, job: Job, error: str, retrying: bool) -> None: """It failed (see above)."""
 
-    def run(self) -> MetaStepAggregator:
-        """Returns once every task completed, ended partial, or failed."""
-        while self.queue or self.running:
-            self._dispatch()
-            ready, _ = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
-            for stream in ready:
-                self._receive(stream)
-            self._expire_silent()
-        return self.aggregator
+
+def describe_error(err: BaseException) -> str:
+    """``Type: first line``, of the exception a Ray task raised where there is one (its last
+    line is that exception; its first names the Ray task), else of ``err`` itself."""
+    if isinstance(err, RayTaskError):
+        lines = str(err).strip().splitlines()
+        return lines[-1] if lines else type(err).__name__
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+class StreamScheduler:
+    """Runs jobs to their end: dispatch, receive, retry, expire the silent, all in one loop."""
+
+    def __init__(self, workers: WorkersConfig, launcher: Launcher, handler: Handler,
+                 tick=lambda: None) -> None:
+        self.workers, self.launcher, self.handler, self.tick = workers, launcher, handler, tick
+        self.queue: list[Job] = []
+        self.running: dict[Any, Job] = {}
+
+    def run(self, payloads: Iterable[Any]) -> None:
+        """Returns once every job ended; on an error or interrupt, cancels the running ones."""
+        self.queue = [Job(p) for p in payloads]
+        try:
+            while self.queue or self.running:
+                self._dispatch()
+                ready, _ = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
+                for stream in ready:
+                    self._receive(self.running[stream])
+                self._expire_silent()
+                self._fail_queue_if_exhausted()
+                self.tick()
+        except BaseException:
+            for job in self.running.values():
+                self.launcher.cancel(job)
+            self.running.clear()
+            raise
 
     def _dispatch(self) -> None:
-        while self.queue and self.pool.idle:
-            assignment, worker = self.queue.pop(0), self.pool.idle.pop(0)
-            self.aggregator.begin_attempt(assignment.task, assignment.attempt)
-            stream = worker.run.options(num_returns="streaming").remote(assignment, self.init_ref)
-            self.running[stream] = _Running(worker, assignment, stream, time.monotonic())
-            record = self.records[assignment.task]
-            record.status, record.attempts = "running", record.attempts + 1
+        while self.queue and self.launcher.has_room():
+            job = self.queue.pop(0)
+            job.stream, job.started, job.last = self.launcher.launch(job), time.monotonic(), None
+            self.running[job.stream] = job
+            self.handler.dispatched(job)
 
-    def _receive(self, stream) -> None:
-        run = self.running[stream]
+    def _receive(self, job: Job) -> None:
         try:
-            chunk = ray.get(next(stream), timeout=self.cfg.workers.task_timeout_s)
+            item = ray.get(next(job.stream), timeout=self.workers.task_timeout_s)
         except StopIteration:
-            self._finish(run)
+            del self.running[job.stream]
+            self.launcher.release(job)
+            error = self.handler.ended(job)
+            if error is not None:
+                self._retry_or_fail(job, error)
             return
         except RayError as err:  # died (SIGKILL, OOM killer, node lost), raised, or timed out
-            self._fail(run, err)
+            self._fail(job, describe_error(err), started=True)
             return
-        run.last_chunk = time.monotonic()
-        record = self.records[run.assignment.task]  # the stream's task, whatever the chunk says
-        record.node_id, record.pid = chunk.node_id, chunk.pid
-        self.on_chunk(chunk, self.aggregator.add(chunk))
+        job.last = time.monotonic()
+        self.handler.item(job, item)
 
-    def _finish(self, run: _Running) -> None:
-        del self.running[run.stream]
-        self.pool.idle.append(run.worker)
-        record = self.records[run.assignment.task]
-        done = self.aggregator.tasks[run.assignment.task].final
-        record.status = "completed" if done else "partial"
+    def _fail(self, job: Job, error: str, started: bool) -> None:
+        del self.running[job.stream]
+        self.launcher.discard(job, started)
+        self._retry_or_fail(job, error)
 
-    def _fail(self, run: _Running, err: Exception, never_started: bool = False) -> None:
-        """The task's worker died, raised, or fell silent: replace it and apply the policy.
-
-        A worker that never started is not replaced (there is no room for it now); with no
-        workers left, the tasks still queued fail at once instead of waiting for nothing.
-        """
-        del self.running[run.stream]
-        if never_started:
-            self.pool.drop(run.worker)
-        else:
-            self.pool.replace(run.worker)
-        record = self.records[run.assignment.task]
-        record.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        retries = self.cfg.workers.max_task_retries
-        if self.cfg.workers.failure_policy == "retry" and run.assignment.attempt < retries:
-            a = run.assignment
-            self.queue.append(Assignment(a.meta_step, a.task, a.game, a.seed, a.steps,
-                                         a.attempt + 1))
-            record.status = "queued"
-            return
-        got_some = self.aggregator.tasks[run.assignment.task].chunks > 0
-        record.status = "partial" if got_some else "failed"
-
-    def _fail_queue_without_workers(self) -> None:
-        """With no worker left, queued tasks end; a retry never dispatched leaves its task the
-        failed attempt's prefix, as if it had not been retried."""
-        if self.pool.members == 0 and self.queue:
-            for assignment in self.queue:
-                record = self.records[assignment.task]
-                got_some = self.aggregator.tasks[assignment.task].chunks > 0
-                record.status = "partial" if got_some else "failed"
-                record.error = "no worker could be started"
-            self.queue.clear()
+    def _retry_or_fail(self, job: Job, error: str) -> None:
+        """One rule for every caller: retried while attempt < max_task_retries under retry."""
+        retrying = (self.workers.failure_policy == "retry"
+                    and job.attempt < self.workers.max_task_retries)
+        self.handler.failed(job, error, retrying)
+        if retrying:
+            self.queue.append(Job(job.payload, job.attempt + 1))
 
     def _expire_silent(self) -> None:
-        now, workers = time.monotonic(), self.cfg.workers
-        for run in list(self.running.values()):
-            limit = workers.task_timeout_s
-            if run.last_chunk is None:  # waiting for resources, actor start, env start
-                limit += workers.startup_timeout_s
-            since = now - (run.last_chunk or run.started)
+        now, w = time.monotonic(), self.workers
+        for job in list(self.running.values()):
+            limit = w.task_timeout_s + (w.startup_timeout_s if job.last is None else 0.0)
+            since = now - (job.last or job.started)
             if since > limit:
-                never_started = run.last_chunk is None and not self.pool.started(run.worker)
-                self._fail(run, TimeoutError(f"no chunk for {since:.0f} s"
-                                             + (" (worker never started)" if never_started
-                                                else "")), never_started)
-        self._fail_queue_without_workers()
+                started = job.last is not None or self.launcher.started(job)
+                self._fail(job, f"TimeoutError: no report for {since:.0f} s"
+                           + ("" if started else " (worker never started)"), started)
 
-    def cancel(self) -> None:
-        """Stops the tasks still running (on an error or interrupt)."""
-        for run in self.running.values():
-            ray.kill(run.worker, no_restart=True)
-        self.running.clear()
+    def _fail_queue_if_exhausted(self) -> None:
+        """With nothing left to run on, queued jobs (retries included) end at once."""
+        if self.queue and not self.running and self.launcher.exhausted():
+            for job in self.queue:
+                self.handler.failed(job, NO_WORKER, retrying=False)
+            self.queue.clear()

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 import ray
 import torch
-from ray.exceptions import RayError
 
+from leap_rl.backends import backend_for
+from leap_rl.backends.contract import EpisodeReport
 from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.scheduler import Job, StreamScheduler
 from leap_rl.evaluation.stats import RANDOM, final_score
 
-POLL_S = 0.5
 FINISHED = ("completed", "failed")
 PROGRESS_EVERY_S = 5.0  # how often a run streams its new episodes back
 
@@ -71,46 +72,16 @@ class RunResult:
 
 
 def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
-              num_threads: int) -> Iterator[dict]:
-    """Body of a run's Ray task: trains and streams {agent_steps, episodes, done} every few s.
+              num_threads: int) -> Iterator[EpisodeReport]:
+    """Body of a run's Ray task: the config's backend trains and streams episodes every few s.
 
     ``init`` is the method's θ⁰ (ignored for random); everything else depends on the seed only.
     """
-    from leap_rl.run_task import build_learner  # torch + gym: on the worker only
-
     torch.set_num_threads(max(1, num_threads))
     config = ExperimentConfig.model_validate(cfg)
     init = None if spec.method == RANDOM else init
-    if config.inner.backend == "rllib":
-        from leap_rl.rllib.task import evaluation_run
-
-        # rllib.task loads θ⁰ for method "leap" only: pass the run's role, not the init's name.
-        role = replace(spec, method=RANDOM if init is None else "leap")
-        yield from evaluation_run(role, init, config, PROGRESS_EVERY_S)
-        return
-    learner = build_learner(spec.game, config, seed=spec.seed, accumulator=None, init=init)
-    try:
-        # A report per update: episode ends located to ±1 unroll.
-        yield from stream_episodes(learner.train(spec.steps, 1), PROGRESS_EVERY_S)
-    finally:
-        learner.close()
-
-
-def stream_episodes(reports: Iterator, every_s: float) -> Iterator[dict]:
-    """Batches training reports into the messages a run streams: {agent_steps, episodes, done}
-    every ``every_s`` seconds with the episodes (agent steps, return) finished since the last,
-    then a final one with done=True and the seconds taken."""
-    start = last = time.monotonic()
-    pending: list[tuple[int, float]] = []
-    agent_steps = 0
-    for r in reports:
-        agent_steps = r.agent_steps
-        pending.extend((r.agent_steps, ret) for ret, _ in r.episodes)
-        if time.monotonic() - last >= every_s:
-            yield {"agent_steps": r.agent_steps, "episodes": pending, "done": False}
-            pending, last = [], time.monotonic()
-    yield {"agent_steps": agent_steps, "episodes": pending, "done": True,
-           "seconds": time.monotonic() - start}
+    yield from backend_for(config).evaluation_run(spec.game, spec.seed, spec.steps, init, config,
+                                                  PROGRESS_EVERY_S)
 
 
 def cluster_slots(cfg: ExperimentConfig, runs: int) -> int:
@@ -123,15 +94,46 @@ def cluster_slots(cfg: ExperimentConfig, runs: int) -> int:
     return max(1, min(runs, fit)) if fit > 0 else runs
 
 
-@dataclass
-class _Running:
-    result: RunResult
-    started: float
-    last: float | None = None
+class _TaskSlots:
+    """Where evaluation runs go (a scheduler Launcher): one Ray task each, as many in flight
+    as the cluster's slots."""
+
+    def __init__(self, cfg: ExperimentConfig, init_refs: Mapping[str, Any], slots: int) -> None:
+        self.cfg, self.init_refs, self.slots, self.in_flight = cfg, init_refs, slots, 0
+        self.config = cfg.model_dump(mode="json")
+        w = cfg.workers
+        self.task = ray.remote(train_run).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
+                                                  num_returns="streaming", max_retries=0)
+
+    def has_room(self) -> bool:
+        return self.in_flight < self.slots
+
+    def launch(self, job: Job):
+        spec = job.payload.spec
+        init = None if spec.method == RANDOM else self.init_refs[spec.method]
+        self.in_flight += 1
+        return self.task.remote(spec, init, self.config, self.cfg.workers.threads)
+
+    def release(self, job: Job) -> None:
+        self.in_flight -= 1
+
+    def discard(self, job: Job, started: bool) -> None:
+        self.in_flight -= 1
+        ray.cancel(job.stream, force=True)
+
+    def cancel(self, job: Job) -> None:
+        ray.cancel(job.stream, force=True)
+
+    def started(self, job: Job) -> bool:
+        return True  # a Ray task has no host of its own to wait for
+
+    def exhausted(self) -> bool:
+        return False
 
 
 class EvaluationRuns:
-    """Drives the runs: dispatch within the cluster's slots, stream, handle failures, report."""
+    """Drives the runs on the shared scheduler (dispatch within the cluster's slots, stream,
+    retry, expire the silent) and keeps the evaluation's own bookkeeping: results, k/N, ETA."""
 
     def __init__(self, specs: Sequence[RunSpec], init_refs: Mapping[str, Any],
                  cfg: ExperimentConfig, *, on_finish: Callable[[RunResult], None] = lambda r: None,
@@ -139,75 +141,46 @@ class EvaluationRuns:
                  done_before: int = 0) -> None:
         """``init_refs``: each named method's θ⁰ in the object store (random needs none);
         ``done_before``: runs a resumed evaluation already has, for the k/N count."""
-        self.cfg, self.init_refs, self.on_finish, self.window = cfg, init_refs, on_finish, window
+        self.cfg, self.on_finish, self.window = cfg, on_finish, window
         self.stream, self.interval, self.done_before = stream, interval, done_before
         self.results = [RunResult(s) for s in specs]
-        self.queue = list(self.results)
-        self.running: dict[object, _Running] = {}
         self.slots = cluster_slots(cfg, len(specs))
+        self.launcher = _TaskSlots(cfg, init_refs, self.slots)
         self.done, self._last_print = 0, time.monotonic()
         self.started = time.monotonic()
-        w = cfg.workers
-        self.task = ray.remote(train_run).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
-                                                  num_returns="streaming", max_retries=0)
 
     def run(self) -> list[RunResult]:
         """Returns once every run completed or failed; cancels the rest on an error."""
         self.started = time.monotonic()
-        try:
-            while self.queue or self.running:
-                self._dispatch()
-                ready, _ = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
-                for gen in ready:
-                    self._receive(gen)
-                self._expire_silent()
-                self._progress()
-        except BaseException:
-            for gen in self.running:
-                ray.cancel(gen, force=True)
-            raise
+        StreamScheduler(self.cfg.workers, self.launcher, self, tick=self._progress).run(
+            self.results)
         return self.results
 
-    def _dispatch(self) -> None:
-        cfg = self.cfg.model_dump(mode="json")
-        while self.queue and len(self.running) < self.slots:
-            result = self.queue.pop(0)
-            result.status, result.attempts = "running", result.attempts + 1
-            result.episodes, result.agent_steps = [], 0
-            method = result.spec.method
-            init = None if method == RANDOM else self.init_refs[method]
-            gen = self.task.remote(result.spec, init, cfg, self.cfg.workers.threads)
-            self.running[gen] = _Running(result, time.monotonic())
+    # The scheduler's Handler interface.
+    def dispatched(self, job: Job) -> None:
+        result = job.payload
+        result.status, result.attempts = "running", result.attempts + 1
+        result.episodes, result.agent_steps = [], 0
 
-    def _receive(self, gen) -> None:
-        run = self.running[gen]
-        try:
-            item = ray.get(next(gen), timeout=self.cfg.workers.task_timeout_s)
-        except StopIteration:
-            self._fail(gen, RuntimeError("the run ended without its final report"))
-            return
-        except RayError as err:
-            self._fail(gen, err)
-            return
-        run.last = time.monotonic()
-        result = run.result
+    def item(self, job: Job, item: EpisodeReport) -> None:
+        result = job.payload
         result.agent_steps = item["agent_steps"]
         result.episodes.extend(item["episodes"])
         if item["done"]:
-            del self.running[gen]
             result.status, result.seconds = "completed", item["seconds"]
             self._finished(result)
 
-    def _fail(self, gen, err: BaseException) -> None:
+    def ended(self, job: Job) -> str | None:
+        if job.payload.status == "completed":
+            return None
+        return "RuntimeError: the run ended without its final report"
+
+    def failed(self, job: Job, error: str, retrying: bool) -> None:
         """A run that raised, died or fell silent: retried under the retry policy, else failed."""
-        result = self.running.pop(gen).result
-        ray.cancel(gen, force=True)
-        lines = str(err).strip().splitlines()
-        result.error = f"{type(err).__name__}: {lines[-1] if lines else ''}"
-        w = self.cfg.workers
-        if w.failure_policy == "retry" and result.attempts <= w.max_task_retries:
+        result = job.payload
+        result.error = error
+        if retrying:
             result.status = "queued"
-            self.queue.append(result)
             self._say(f"  {result.spec.label} failed ({result.error}); retrying")
             return
         result.status = "failed"
@@ -227,25 +200,19 @@ class EvaluationRuns:
             self._say(f"{head} FAILED ({result.error}){tail}")
         self.on_finish(result)
 
-    def _expire_silent(self) -> None:
-        w, now = self.cfg.workers, time.monotonic()
-        for gen, run in list(self.running.items()):
-            limit = w.task_timeout_s + (w.startup_timeout_s if run.last is None else 0.0)
-            if now - (run.last or run.started) > limit:
-                self._fail(gen, TimeoutError(f"nothing heard for {limit:.0f} s"))
-
     def _progress(self) -> None:
         now = time.monotonic()
-        if now - self._last_print < self.interval or not self.running:
+        if now - self._last_print < self.interval or not self.launcher.in_flight:
             return
         self._last_print = now
         total = sum(r.spec.steps for r in self.results)
         steps = sum(min(r.agent_steps, r.spec.steps) for r in self.results)
         running = ", ".join(f"{r.spec.label} {100 * r.agent_steps / r.spec.steps:.0f}%"
-                            for r in [run.result for run in self.running.values()][:6])
+                            for r in [r for r in self.results if r.status == "running"][:6])
         self._say(f"  progress {100 * steps / max(total, 1):.0f}%: "
                   f"{self.done_before + self.done}/{self.done_before + len(self.results)} done, "
-                  f"{len(self.queue)} queued, {self.eta()}; running: {running}")
+                  f"{sum(r.status == 'queued' for r in self.results)} queued, {self.eta()}; "
+                  f"running: {running}")
 
     def eta(self) -> str:
         """Time left at this session's rate of agent steps (all runs in flight together)."""

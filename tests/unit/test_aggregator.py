@@ -1,6 +1,5 @@
 """Exactly-once aggregation, and the pieces of the driver that are pure functions."""
 
-import dataclasses
 import random
 from types import SimpleNamespace
 
@@ -10,7 +9,8 @@ from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.driver import sample_games, task_seed
 from leap_rl.distributed.protocol import Assignment, Chunk, Progress
-from leap_rl.distributed.scheduler import MetaStepRun
+from leap_rl.distributed.metastep import MetaStepRun
+from leap_rl.distributed.scheduler import NO_WORKER, Job, StreamScheduler
 
 
 def chunk(task, seq, value, meta_step=0, final=False, attempt=0):
@@ -61,9 +61,11 @@ def test_a_retry_never_dispatched_leaves_the_task_its_prefix():
     """No worker left for the retry: the task ends partial with what its failed attempt sent."""
     first = Assignment(0, 0, "Pong", 1, 100)
     run = MetaStepRun(load_config(None, []), SimpleNamespace(members=0, idle=[]), [first], None)
+    scheduler = StreamScheduler(run.cfg.workers, SimpleNamespace(exhausted=lambda: True), run)
     run.aggregator.add(chunk(0, 0, 1.0))
-    run.queue = [dataclasses.replace(first, attempt=1)]
-    run._fail_queue_without_workers()
+    scheduler.queue = [Job(first, attempt=1)]
+    scheduler._fail_queue_if_exhausted()
+    assert not scheduler.queue and run.records[0].error == NO_WORKER
     assert run.records[0].status == "partial" and run.aggregator.contributing == [0]
 
 
