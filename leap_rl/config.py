@@ -108,6 +108,15 @@ class MetaConfig(_Section):
     learning_rate: float = Field(1e-3, gt=0.0, le=1.0, description="Adam learning rate on θ⁰ "
                                  "(paper silent; Adam's default).")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (β₁, β₂).")
+    mode: Literal["sync", "async"] = Field("sync", description="sync: each meta-step waits for "
+                                           "its meta_batch_size tasks (algorithm 1 of the "
+                                           "paper). async: a worker starts the next task at "
+                                           "once from the newest θ⁰, and θ⁰ takes one Adam step "
+                                           "per meta_batch_size tasks that end "
+                                           "(docs/design.md, 'Asynchronous meta-training').")
+    max_staleness: int = Field(4, ge=0, description="async only: a task's contribution is "
+                               "dropped if θ⁰ took more than this many meta-steps between its "
+                               "start and its end (its staleness).")
 
     @field_validator("pool")
     @classmethod

@@ -5,14 +5,16 @@ arithmetic or timing (resume equality, chunk counting, scaling): it produces see
 partial sums at a controlled pace, and carries fault knobs (``blank_chunks``, ``leak_mb``) for
 the reliability tests. ``burn_cpu`` is the fixed CPU work it does per chunk.
 ``RecordingAccumulator`` is the real Leap accumulator plus checks of what the A2C learner
-hands it (one observation per optimizer step, taken before the step).
+hands it (one observation per optimizer step, taken before the step). ``expected_async_sums``
+recomputes what an asynchronous run of a stand-in must have applied.
 tests/unit/test_testing_module.py fails if a non-testing module of leap_rl imports this one.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +61,30 @@ class StandInTask:
                            stats={"d1": float(s + 1), "d2": float(s + 1), "segments": s + 1,
                                   "skipped_segments": 0},
                            final=s == self.chunks - 1)
+
+
+def expected_async_sums(runner: Callable, cfg: ExperimentConfig, rows: list[dict],
+                        versions: list[Mapping[str, torch.Tensor]]) -> dict[int, dict]:
+    """Σ_τ Gτ per meta-step of an asynchronous run of ``runner`` (a stand-in without sleeps),
+    recomputed from its tasks.jsonl ``rows`` and θ⁰ at each version (``versions[v]``: θ⁰ after
+    v meta-steps): each contributing task's first ``chunks_received`` chunks of its counted
+    attempt, from the θ⁰ it started from, summed in the driver's order. What the driver applied
+    equals this if it counted exactly the chunks that arrived, each once."""
+    sums: dict[int, dict] = {}
+    for row in sorted(rows, key=lambda r: (r["meta_step"], r["task"])):
+        if row["status"] not in ("completed", "partial") or not row["chunks_received"]:
+            continue
+        a = Assignment(row["started_from"], row["task"], row["game"], row["seed"],
+                       row["budget"], row["attempts"] - 1)
+        task: dict[str, torch.Tensor] = {}
+        for p in itertools.islice(runner(a, versions[row["started_from"]], cfg),
+                                  row["chunks_received"]):
+            for k, g in p.gradient.items():
+                task[k] = g.clone() if k not in task else task[k].add_(g)
+        total = sums.setdefault(row["meta_step"], {})
+        for k, g in task.items():
+            total[k] = g.clone() if k not in total else total[k].add_(g)
+    return sums
 
 
 def burn_cpu(matmuls: int) -> None:

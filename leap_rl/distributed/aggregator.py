@@ -40,6 +40,40 @@ class TaskTally:
     attempt: int = 0  # the attempt whose path the task's chunks come from
 
 
+def add_to_tally(tally: TaskTally, chunk: Chunk) -> str:
+    """Adds a chunk of the task's current attempt unless already seen or non-finite; returns
+    ``accepted``, ``stale`` (another attempt), ``duplicate`` or ``nonfinite``."""
+    if chunk.attempt != tally.attempt:
+        return "stale"
+    if chunk.seq in tally.seen:
+        return "duplicate"
+    tally.seen.add(chunk.seq)
+    gradient = chunk.progress.gradient
+    if not all(_finite(g) for g in gradient.values()):
+        return "nonfinite"
+    if tally.gradient is None:
+        tally.gradient = {k: g.clone() for k, g in gradient.items()}
+    else:
+        for k, g in gradient.items():
+            tally.gradient[k].add_(g)
+    progress = chunk.progress
+    tally.chunks += 1
+    tally.agent_steps = max(tally.agent_steps, progress.agent_steps)
+    tally.stats = dict(progress.stats) or tally.stats
+    tally.episodes.extend(progress.episodes)
+    tally.final = tally.final or progress.final
+    return "accepted"
+
+
+def sum_gradients(tallies: list[TaskTally]) -> dict[str, torch.Tensor]:
+    """Σ_τ Gτ over ``tallies`` (each with a gradient), added in the order given."""
+    total = {k: g.clone() for k, g in tallies[0].gradient.items()}
+    for tally in tallies[1:]:
+        for k, g in tally.gradient.items():
+            total[k].add_(g)
+    return total
+
+
 class MetaStepAggregator:
     """Collects one meta-step's chunks; ``mean_gradient`` gives ∇F̄ over contributing tasks."""
 
@@ -61,34 +95,18 @@ class MetaStepAggregator:
         if chunk.meta_step != self.meta_step or not 0 <= chunk.task < len(self.tasks):
             self.stale += 1
             return "stale"
-        tally = self.tasks[chunk.task]
-        if chunk.attempt != tally.attempt:
-            self.stale += 1
-            return "stale"
-        if chunk.seq in tally.seen:
-            self.duplicates += 1
-            return "duplicate"
-        tally.seen.add(chunk.seq)
-        gradient = chunk.progress.gradient
-        if not all(_finite(g) for g in gradient.values()):
-            self.nonfinite += 1
-            return "nonfinite"
-        if tally.gradient is None:
-            tally.gradient = {k: g.clone() for k, g in gradient.items()}
-        else:
-            for k, g in gradient.items():
-                tally.gradient[k].add_(g)
-        self._record(tally, chunk)
-        return "accepted"
+        verdict = add_to_tally(self.tasks[chunk.task], chunk)
+        self.count(verdict)
+        return verdict
 
-    @staticmethod
-    def _record(tally: TaskTally, chunk: Chunk) -> None:
-        progress = chunk.progress
-        tally.chunks += 1
-        tally.agent_steps = max(tally.agent_steps, progress.agent_steps)
-        tally.stats = dict(progress.stats) or tally.stats
-        tally.episodes.extend(progress.episodes)
-        tally.final = tally.final or progress.final
+    def count(self, verdict: str) -> None:
+        """Counts a dropped chunk under its reason (``meta/*_chunks``)."""
+        if verdict == "stale":
+            self.stale += 1
+        elif verdict == "duplicate":
+            self.duplicates += 1
+        elif verdict == "nonfinite":
+            self.nonfinite += 1
 
     @property
     def contributing(self) -> list[int]:
@@ -100,8 +118,4 @@ class MetaStepAggregator:
         tasks = self.contributing
         if not tasks:
             return None, 0
-        total = {k: g.clone() for k, g in self.tasks[tasks[0]].gradient.items()}
-        for i in tasks[1:]:
-            for k, g in self.tasks[i].gradient.items():
-                total[k].add_(g)
-        return total, len(tasks)
+        return sum_gradients([self.tasks[i] for i in tasks]), len(tasks)

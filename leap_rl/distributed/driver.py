@@ -2,7 +2,8 @@
 
 Algorithm 1 of the paper, distributed: every meta-step samples ``meta_batch_size`` games, the
 workers train them from θ⁰ and stream partial meta-gradients, and θ⁰ takes one Adam step on their
-mean once the batch is in.
+mean once the batch is in. ``meta.mode: async`` runs the same tasks without the barrier
+(:mod:`leap_rl.distributed.asyncrun`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from leap_rl.agent import build_actor_critic, meta_parameters
 from leap_rl.artifacts import save_init
 from leap_rl.backends import backend_for
 from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.asyncrun import AsyncPool, AsyncRun, Batch
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
 from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
+from leap_rl.distributed.scheduler import StreamScheduler
 from leap_rl.envs import make_vector_env
 from leap_rl.meta_optimizer import MetaOptimizer
 from leap_rl.storage import RemotePath, location
@@ -83,6 +86,7 @@ class MetaTrainer:
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
         self.start = self.bad_in_a_row = self.log_step = 0
+        self.owed: dict = {}  # async: what the checkpoint's meta-steps do not hold (redo, next)
         if resume:
             self._restore(lambda message: print(message, file=stream, flush=True))
         self.log = RunLog(self.out, cfg, stream, resume_after=self.start, step_after=self.log_step,
@@ -99,21 +103,29 @@ class MetaTrainer:
         # TensorBoard's step at the checkpoint; a checkpoint older than that field: recounted.
         self.log_step = int(state["log_step"] if "log_step" in state
                             else log_step_after(self.out, self.start))
+        self.owed = dict(state.get("async", {}))
         say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
 
     def run(self) -> dict:
         """All remaining meta-steps; returns a summary. Workers are stopped on any exit."""
         cfg = self.cfg
-        pool = WorkerPool(cfg, self.runner, resolve_num_workers(cfg))
+        asynchronous = cfg.meta.mode == "async"
+        pool = (AsyncPool if asynchronous else WorkerPool)(cfg, self.runner,
+                                                            resolve_num_workers(cfg))
         self.log.say(f"meta-training {cfg.name}: {cfg.meta.meta_steps} meta-steps × "
                      f"{cfg.meta.meta_batch_size} games, {pool.size} workers "
-                     f"({cfg.workers.num_cpus} CPU, {cfg.workers.num_gpus} GPU each) → {self.out}")
+                     f"({cfg.workers.num_cpus} CPU, {cfg.workers.num_gpus} GPU each) → {self.out}"
+                     + (f", asynchronous (max staleness {cfg.meta.max_staleness})"
+                        if asynchronous else ""))
         last = {}
         try:
-            for m in range(self.start, cfg.meta.meta_steps):
-                last = self._meta_step(m, pool)
-                if (m + 1) % cfg.run.checkpoint_every == 0 or m + 1 == cfg.meta.meta_steps:
-                    self._checkpoint(m + 1)
+            if asynchronous:
+                last = self._run_async(pool)
+            else:
+                for m in range(self.start, cfg.meta.meta_steps):
+                    last = self._meta_step(m, pool)
+                    if self._checkpoint_due(m + 1):
+                        self._checkpoint(m + 1)
         finally:
             pool.shutdown()
             self.log.close()
@@ -130,18 +142,58 @@ class MetaTrainer:
         run = MetaStepRun(cfg, pool, assignments, ray.put(self.meta.init),
                           lambda c, v: self.log.chunk(m, games[c.task], steps, c, v))
         agg = run.run()  # cancels its running tasks itself on an error or interrupt
+        return self._update(m, agg, run.records, time.monotonic() - start)
+
+    def _run_async(self, pool: AsyncPool) -> dict:
+        """The remaining tasks without a barrier (:mod:`leap_rl.distributed.asyncrun`): the
+        tasks a checkpoint did not hold first, then those never started."""
+        cfg, b = self.cfg, self.cfg.meta.meta_batch_size
+        tasks = {}
+        for m in range(cfg.meta.meta_steps):  # the synchronous mode's draws, numbered
+            for t, g in enumerate(sample_games(cfg, m)):
+                tasks[m * b + t] = Assignment(0, m * b + t, g, task_seed(cfg, m, t),
+                                              cfg.meta.steps_per_task)
+        owed, next_task = list(self.owed.get("redo", [])), self.owed.get("next_task", self.start * b)
+        last: dict = {}
+
+        def close(batch: Batch) -> None:
+            last.update(self._update(batch.meta_step, batch, batch.records,
+                                     time.monotonic() - batch.started, extra=batch.scalars()))
+            pool.init_ref, pool.version = ray.put(self.meta.init), batch.meta_step + 1
+            if self._checkpoint_due(batch.meta_step + 1):
+                self._checkpoint(batch.meta_step + 1, run.redo())
+            pool.top_up()  # workers lost to missing capacity get another chance
+
+        steps = cfg.meta.steps_per_task
+        run = AsyncRun(cfg, pool, self.start, close, owed=owed, next_task=next_task,
+                       on_chunk=lambda c, v: self.log.chunk(
+                           run.batch.meta_step, tasks[c.task].game if c.task in tasks else "?",
+                           steps, c, v))
+        pool.init_ref, pool.version = ray.put(self.meta.init), self.start
+        StreamScheduler(cfg.workers, pool, run).run(
+            [tasks[n] for n in owed] + [tasks[n] for n in range(next_task, len(tasks))])
+        return last
+
+    def _checkpoint_due(self, completed: int) -> bool:
+        return completed % self.cfg.run.checkpoint_every == 0 or \
+            completed == self.cfg.meta.meta_steps
+
+    def _update(self, m: int, agg, records, seconds: float, extra=None) -> dict:
+        """θ⁰'s step on meta-step ``m``'s mean meta-gradient, by the rules of a bad meta-step;
+        logs it. ``agg`` and ``records``: a synchronous meta-step's or an asynchronous batch's."""
+        cfg = self.cfg
         total, n = agg.mean_gradient()
         if n >= cfg.workers.min_tasks_per_meta_step:
             update = self.meta.step(total, n)
             problem = "the mean meta-gradient is not finite" if update["skipped"] else None
         else:
             update = {"grad_norm": float("nan"), "update_norm": 0.0, "skipped": True}
-            failures = "; ".join(f"{r.assignment.game}: {r.error}" for r in run.records if r.error)
+            failures = "; ".join(f"{r.assignment.game}: {r.error}" for r in records if r.error)
             problem = (f"only {n} task(s) contributed, fewer than workers.min_tasks_per_meta_step="
                        f"{cfg.workers.min_tasks_per_meta_step}" + (f" ({failures})" if failures else ""))
         self.bad_in_a_row = self.bad_in_a_row + 1 if problem else 0
-        scalars = self.log.meta_step(m, agg, run.records, update, time.monotonic() - start,
-                                     bad_in_a_row=self.bad_in_a_row)
+        scalars = self.log.meta_step(m, agg, records, update, seconds,
+                                     bad_in_a_row=self.bad_in_a_row, extra=extra)
         if problem:
             self.log.say(f"meta-step {m + 1} skipped, θ⁰ unchanged: {problem}")
         if self.bad_in_a_row >= cfg.run.max_consecutive_bad_meta_steps:
@@ -149,11 +201,13 @@ class MetaTrainer:
                                     f"(run.max_consecutive_bad_meta_steps); the last: {problem}")
         return scalars
 
-    def _checkpoint(self, completed: int) -> None:
+    def _checkpoint(self, completed: int, owed: dict | None = None) -> None:
+        """``owed``: an asynchronous run's tasks that no meta-step up to ``completed`` holds."""
         state = {"meta_optimizer": self.meta.state_dict(), "bad_in_a_row": self.bad_in_a_row,
                  "log_step": self.log.step,
                  "config": self.cfg.model_dump(mode="json"),
-                 "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed}}
+                 "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed},
+                 **({} if owed is None else {"async": owed})}
         save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)
         save_init(self.out / "init" / "encoder.pt", self.meta.init,
                   architecture=self.cfg.inner.encoder, observation_shape=self.observation_shape,

@@ -27,11 +27,12 @@ class TaskRecord:
     """The fate of one task: where it ran and how it ended."""
 
     assignment: Assignment
-    status: str = "queued"      # queued, running, completed, partial, failed
+    status: str = "queued"      # queued, running, completed, partial, failed; async: dropped
     attempts: int = 0
     node_id: str | None = None
     pid: int | None = None
     error: str | None = None
+    staleness: int | None = None  # async only: θ⁰'s meta-steps between the task's start and end
 
 
 @dataclass

@@ -120,8 +120,10 @@ class RunLog:
             sink.scalars(values, step)
 
     def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
-                  update: dict, seconds: float, bad_in_a_row: int = 0) -> dict:
-        """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console."""
+                  update: dict, seconds: float, bad_in_a_row: int = 0,
+                  extra: Mapping[str, float] | None = None) -> dict:
+        """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console
+        (``extra``: more scalars, e.g. an asynchronous meta-step's staleness)."""
         self._progress.clear()
         rows = [self._task_row(meta_step, agg, r) for r in records]
         append_text(self.out / "tasks.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
@@ -140,7 +142,7 @@ class RunLog:
             "meta/skipped_segments": sum(r["skipped_segments"] for r in rows),
             "meta/update_skipped": float(update["skipped"]), "meta/bad_in_a_row": bad_in_a_row,
             "meta/env_steps_per_second": steps / max(seconds, 1e-9),
-            "meta/meta_step": meta_step + 1}
+            "meta/meta_step": meta_step + 1, **(extra or {})}
         # A meta-step in which no step counted still moves the axis, so that steps only grow.
         self.step += max(steps, 1)
         self._scalars(scalars, self.step)
@@ -165,7 +167,10 @@ class RunLog:
                 "skipped_segments": int(tally.stats.get("skipped_segments", 0)),
                 "episodes": len(tally.episodes),
                 "final_return": sum(returns) / len(returns) if returns else None,
-                "status": record.status, "attempts": record.attempts, "error": record.error}
+                "status": record.status, "attempts": record.attempts, "error": record.error,
+                # Async: the θ⁰ version the counted attempt started from, and its staleness.
+                **({} if record.staleness is None else
+                   {"started_from": a.meta_step, "staleness": record.staleness})}
 
     def close(self) -> None:
         for sink in self.sinks:
