@@ -6,8 +6,7 @@ Names are imported from their modules on first use (PEP 562), so that the config
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from leap_rl.lazy import lazy_exports
 
 # Public name -> the module of leap_rl.agent that defines it.
 _HOMES = {
@@ -18,19 +17,5 @@ _HOMES = {
                 "build_actor_critic", "encoder_state", "load_encoder", "meta_parameters",
                 "reset_heads"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_HOME_OF)  # noqa: PLE0605 - built from _HOMES, the one list of names
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME_OF[name]}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())  # noqa: PLE0605
 

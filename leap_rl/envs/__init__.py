@@ -7,8 +7,7 @@ factories (:mod:`leap_rl.envs.atari`, :mod:`leap_rl.envs.minatar_env`) load them
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from leap_rl.lazy import lazy_exports
 
 # Public name -> the module of leap_rl.envs that defines it.
 _HOMES = {
@@ -21,19 +20,5 @@ _HOMES = {
     "pools": ("CLASSIC_GYM_GAMES", "EVALUATION_SET", "HELD_OUT_GAMES", "MINATAR_HELD_OUT",
               "MINATAR_POOL", "POOL_MAX_ACTIONS", "PRETRAINING_POOL", "derive_pretraining_pool"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_HOME_OF)  # noqa: PLE0605 - built from _HOMES, the one list of names
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME_OF[name]}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())  # noqa: PLE0605
 

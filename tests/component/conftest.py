@@ -1,7 +1,23 @@
-"""Component tests train small models in-process."""
+"""Component tests train small models in-process, or run a command up to the start of Ray."""
 
 import pytest
 import torch
+
+
+class RayStarted(Exception):
+    """ray.init was called: the command passed every check a run makes before starting."""
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    """Makes ray.init raise :class:`RayStarted`; returns that class for ``pytest.raises``."""
+    import ray
+
+    def trap(*args, **kwargs):
+        raise RayStarted
+
+    monkeypatch.setattr(ray, "init", trap)
+    return RayStarted
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 deletes and deletes it first, the default directory is unique per run, and re-running the
 Makefile's smoke target or the MinAtar script's meta-training stage keeps working.
 
-Everything here stops before Ray: ``ray.init`` is replaced by a trap that raises
+Everything here stops before Ray: the ``no_ray`` fixture (conftest.py) makes ``ray.init`` raise
 :class:`RayStarted`, so a test that reaches it knows the command got past every check.
 """
 
@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-import ray
 import yaml
 
 from leap_rl.cli import main
@@ -27,17 +26,6 @@ from leap_rl.cli import main
 ROOT = Path(__file__).parents[2]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")
 
-
-class RayStarted(Exception):
-    """ray.init was called: the command passed every check a run makes before starting."""
-
-
-@pytest.fixture
-def no_ray(monkeypatch):
-    def trap(*args, **kwargs):
-        raise RayStarted
-
-    monkeypatch.setattr(ray, "init", trap)
 
 
 def old_run(directory: Path) -> Path:
@@ -68,7 +56,7 @@ def test_out_holding_a_run_is_refused_before_ray(tmp_path, no_ray, capsys):
 
 def test_force_deletes_the_old_run_first_and_says_what(tmp_path, no_ray, capsys):
     run = old_run(tmp_path / "run")
-    with pytest.raises(RayStarted):
+    with pytest.raises(no_ray):
         main(["train", SMOKE, "--out", str(run), "--force"])
     assert run.is_dir() and listing(run) == []  # nothing of the old run left to mix in
     out = capsys.readouterr().out
@@ -101,7 +89,7 @@ def test_force_refuses_a_directory_that_is_not_a_run(tmp_path, no_ray, capsys):
 def test_empty_or_new_out_starts_a_run(tmp_path, no_ray):
     (tmp_path / "empty").mkdir()
     for out in (tmp_path / "empty", tmp_path / "new"):
-        with pytest.raises(RayStarted):
+        with pytest.raises(no_ray):
             main(["train", SMOKE, "--out", str(out)])
 
 
@@ -133,12 +121,12 @@ def test_make_smoke_twice_reaches_ray_both_times(tmp_path, no_ray, monkeypatch):
     argv = argv[1:]
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(RayStarted):
+    with pytest.raises(no_ray):
         main(argv)
     out = argv[argv.index("--out") + 1] if "--out" in argv else None
     old_run(tmp_path / (out or "runs/an-earlier-smoke"))  # what the first run left behind
     time.sleep(1.1 if out is None else 0)  # a unique default differs by the second
-    with pytest.raises(RayStarted):
+    with pytest.raises(no_ray):
         main(argv)
 
 
@@ -233,7 +221,7 @@ def test_safe_changes_on_resume_are_recorded_and_update_config_yaml(tmp_path, no
     argv = ["train", "--resume", str(run), "--set", "workers.num_cpus=1"]  # as saved: no change
     for key, value in changes.items():
         argv += ["--set", f"{key}={value}"]
-    with pytest.raises(RayStarted):
+    with pytest.raises(no_ray):
         main(argv)
     out = capsys.readouterr().out
     assert "meta.meta_steps 3 → 5" in out and "overrides.jsonl" in out
