@@ -5,7 +5,9 @@ copies (the previous meta-step's tag, a task index the meta-step does not have, 
 altered copy tagged with an attempt that was never dispatched) and followed by duplicates (an
 exact copy, and for task 0 a copy with the same tag and a different gradient). The run must drop
 exactly those, count them in the aggregator and in TensorBoard, and end with θ⁰ and Adam's state
-bit for bit equal to a clean run's.
+bit for bit equal to a clean run's. In ``meta.mode: async`` the same injections go through the
+asynchronous handler, and each Adam step's input must equal the sums recomputed from the real
+chunks alone (no two asynchronous runs batch alike, so there is no clean run to equal).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import torch
 from leap_rl.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
+from leap_rl.distributed.asyncrun import AsyncRun, Batch
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import read_scalars, read_tasks
-from leap_rl.testing import StandInTask
+from leap_rl.testing import StandInTask, expected_async_sums
 
 pytestmark = pytest.mark.reliability
 SMOKE = Path(__file__).parents[2] / "configs" / "smoke.yaml"
@@ -112,7 +115,47 @@ def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_
     assert all(torch.equal(init_a[k], init_b[k]) for k in init_a)
 
 
-def test_a_retry_replaces_the_failed_attempts_chunks(ray_local, tmp_path, monkeypatch):
+def test_async_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_path,
+                                                                     monkeypatch):
+    cfg = load_config(SMOKE, ["workers.num_cpus=0.5", f"meta.meta_steps={META_STEPS}",
+                              "meta.mode=async"])
+    real_item = AsyncRun.item
+
+    def item_with_injections(self, job, chunk):
+        altered = dataclasses.replace(chunk, progress=dataclasses.replace(
+            chunk.progress, gradient={k: 1e3 * g + 1 for k, g in chunk.progress.gradient.items()}))
+        stale = [dataclasses.replace(chunk, meta_step=chunk.meta_step - 1),  # another θ⁰
+                 dataclasses.replace(altered, attempt=chunk.attempt + 1)]   # no such attempt
+        if chunk.seq == 0:
+            stale.append(dataclasses.replace(chunk, task=10 ** 6))          # no such task
+        for injected in [*stale, chunk, copy.deepcopy(chunk), altered]:    # then duplicates
+            real_item(self, job, injected)
+
+    monkeypatch.setattr(AsyncRun, "item", item_with_injections)
+    trainer = MetaTrainer(cfg, tmp_path, runner=StandInTask(chunks=CHUNKS),
+                          stream=open(os.devnull, "w"))
+    updates, real_step = [], trainer.meta.step
+    trainer.meta.step = lambda total, n: (updates.append((trainer.meta.init, total)),
+                                          real_step(total, n))[1]
+    trainer.run()
+    monkeypatch.undo()
+
+    tasks = META_STEPS * TASKS
+    scalars, rows = read_scalars(tmp_path), read_tasks(tmp_path)
+    assert sum(scalars["meta/stale_chunks"]) == 2 * tasks * CHUNKS + tasks
+    assert sum(scalars["meta/duplicate_chunks"]) == 2 * tasks * CHUNKS
+    assert sorted(r["task"] for r in rows) == list(range(tasks))
+    assert all(r["status"] == "completed" and r["chunks_received"] == CHUNKS for r in rows)
+    expected = expected_async_sums(StandInTask(chunks=CHUNKS), cfg, rows,
+                                   [init for init, _ in updates])
+    assert len(updates) == META_STEPS
+    for m, (_, total) in enumerate(updates):
+        for k in total:
+            torch.testing.assert_close(total[k], expected[m][k], rtol=0, atol=1e-5, msg=k)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_retry_replaces_the_failed_attempts_chunks(ray_local, tmp_path, monkeypatch, mode):
     """Under ``retry`` a task's meta-gradient comes from one path: the retry's. Task 0's first
     attempt raises after two chunks; every attempt's chunks differ (+10 per attempt), so keeping
     the failed attempt's prefix under the retry's later chunks would change the sum."""
@@ -128,11 +171,11 @@ def test_a_retry_replaces_the_failed_attempts_chunks(ray_local, tmp_path, monkey
                 yield progress
 
     sums = []
-    real_mean = MetaStepAggregator.mean_gradient
-    monkeypatch.setattr(MetaStepAggregator, "mean_gradient",
-                        lambda self: (sums.append(real_mean(self)), sums[-1])[1])
+    for cls in (MetaStepAggregator, Batch):  # a meta-step's, sync or async
+        monkeypatch.setattr(cls, "mean_gradient", lambda self, real=cls.mean_gradient: (
+            sums.append(real(self)), sums[-1])[1])
     cfg = load_config(SMOKE, ["workers.num_cpus=0.5", "meta.meta_steps=1",
-                              "workers.failure_policy=retry"])
+                              "workers.failure_policy=retry", f"meta.mode={mode}"])
     trainer = MetaTrainer(cfg, tmp_path, runner=FirstAttemptFails(), stream=open(os.devnull, "w"))
     init = trainer.meta.init
     trainer.run()
