@@ -104,7 +104,9 @@ class MetaTrainer:
         self.log_step = int(state["log_step"] if "log_step" in state
                             else log_step_after(self.out, self.start))
         self.owed = dict(state.get("async", {}))
-        say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}")
+        redo = (f"; {len(self.owed['redo'])} task(s) not in it (in flight) are redone"
+                if self.owed.get("redo") else "")
+        say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}{redo}")
 
     def run(self) -> dict:
         """All remaining meta-steps; returns a summary. Workers are stopped on any exit."""

@@ -5,11 +5,15 @@ The driver runs in a subprocess of its own process session with its own local Ra
 kill takes down the session (driver, Ray, workers), as losing the driver's machine would. Each
 run then resumes from the last complete checkpoint; after the same number of meta-steps θ⁰ and
 the Adam state must equal an uninterrupted run's (to 1e-6, see ``TOLERANCE``). The named stand-in
-task makes the chunks exact.
+task makes the chunks exact. In ``meta.mode: async`` the tasks in flight at a checkpoint are
+not part of it and are redone after a resume; there θ⁰'s whole path, read from the checkpoints,
+must equal Adam's on the sums recomputed from tasks.jsonl (each task in one meta-step, once).
 """
 
+import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -20,14 +24,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.distributed.checkpoint import list_checkpoints, load_latest
+from leap_rl.artifacts import verified_load
+from leap_rl.config import load_config
+from leap_rl.distributed.checkpoint import checkpoint_path, list_checkpoints, load_latest
+from leap_rl.distributed.driver import initial_init
+from leap_rl.meta_optimizer import MetaOptimizer
+from leap_rl.testing import StandInTask, expected_async_sums
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).parents[2]
 META_STEPS = 6
 
 DRIVER = textwrap.dedent("""
-    import os, sys, time
+    import json, os, sys, time
     import ray
     import leap_rl.artifacts as artifacts
     from leap_rl.config import load_config
@@ -46,16 +55,21 @@ DRIVER = textwrap.dedent("""
     artifacts.os.replace = slow_replace
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     cfg = load_config("configs/smoke.yaml", ["workers.num_cpus=0.5", "meta.meta_steps=%d",
-                                             "run.checkpoint_every=1", "run.keep_checkpoints=2"])
+                                             "run.checkpoint_every=1", "run.keep_checkpoints=2"]
+                      + json.loads(sys.argv[4]))
     MetaTrainer(cfg, out, runner=StandInTask(chunks=3, seconds_per_chunk=0.15),
                 resume=resume).run()
     ray.shutdown()
 """ % META_STEPS)
 
 
-def start(out, resume=False, pause_at=0):
+ASYNC = ["meta.mode=async", f"run.keep_checkpoints={META_STEPS}"]  # every θ⁰ version kept
+
+
+def start(out, resume=False, pause_at=0, overrides=()):
     return subprocess.Popen([sys.executable, "-c", DRIVER, str(out),
-                             "resume" if resume else "fresh", str(pause_at)], cwd=ROOT,
+                             "resume" if resume else "fresh", str(pause_at),
+                             json.dumps(list(overrides))], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
@@ -143,8 +157,35 @@ def test_killed_between_checkpoint_write_and_rename(tmp_path, reference):
 def test_resumed_run_keeps_one_record_per_task(tmp_path, reference):
     """Rows of a meta-step done after the last checkpoint, then redone, are not doubled."""
     test_killed_between_checkpoint_write_and_rename(tmp_path, reference)
-    import json
-
     rows = [json.loads(l) for l in (tmp_path / "tasks.jsonl").read_text().splitlines()]
     keys = [(r["meta_step"], r["task"]) for r in rows]
     assert sorted(keys) == [(m, t) for m in range(META_STEPS) for t in range(2)]
+
+
+def test_async_killed_at_random_points_redoes_what_no_checkpoint_held(tmp_path):
+    proc, deadline = start(tmp_path, overrides=ASYNC), time.monotonic() + 120
+    while not list_checkpoints(tmp_path / "checkpoints"):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(random.Random(11).uniform(0.0, 1.0))
+    kill_session(proc)
+    output = finish(start(tmp_path, resume=True, overrides=ASYNC))
+    # With two workers the other's task is in flight when a meta-step closes: it is redone.
+    assert re.search(r"resumed after meta-step [1-5] .*; [1-9]\d* task\(s\) .* redone", output)
+    rows = [json.loads(l) for l in (tmp_path / "tasks.jsonl").read_text().splitlines()]
+    assert sorted(r["task"] for r in rows) == list(range(2 * META_STEPS))  # each task once
+    assert [sum(r["meta_step"] == m for r in rows) for m in range(META_STEPS)] == [2] * META_STEPS
+    # θ⁰ version v is checkpoint v's (a redone meta-step's checkpoint overwrote the first); each
+    # row says which version its task started from, so the whole path can be recomputed.
+    cfg = load_config(ROOT / "configs" / "smoke.yaml", ASYNC)
+    versions = [initial_init(cfg)[0]] + [
+        verified_load(checkpoint_path(tmp_path / "checkpoints", v))["meta_optimizer"]["init"]
+        for v in range(1, META_STEPS + 1)]
+    assert verified_load(checkpoint_path(tmp_path / "checkpoints", META_STEPS))["async"] == {
+        "redo": [], "next_task": 2 * META_STEPS}
+    sums = expected_async_sums(StandInTask(chunks=3), cfg, rows, versions)
+    meta = MetaOptimizer(versions[0], lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
+    for m in range(META_STEPS):
+        meta.step(sums[m], sum(r["meta_step"] == m and r["chunks_received"] > 0 for r in rows))
+        for k, v in meta.init.items():
+            torch.testing.assert_close(v, versions[m + 1][k], rtol=0, atol=TOLERANCE, msg=k)
