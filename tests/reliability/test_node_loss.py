@@ -70,9 +70,11 @@ def run_case(out, overrides):
     return json.loads(line[len("RESULT "):]), rows, proc.stdout
 
 
-def test_lost_node_is_detected_within_seconds_and_its_task_handled(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_lost_node_is_detected_within_seconds_and_its_task_handled(tmp_path, mode):
     result, rows, _ = run_case(tmp_path, ["meta.meta_steps=1", "workers.task_timeout_s=60",
-                                          "workers.failure_policy=keep_partial"])
+                                          "workers.failure_policy=keep_partial",
+                                          f"meta.mode={mode}"])
     assert result["error"] is None
     lost = [r for r in rows if r["status"] != "completed"]
     assert len(lost) == 1 and lost[0]["status"] == "partial" and lost[0]["chunks_received"] < 8
