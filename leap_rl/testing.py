@@ -34,6 +34,9 @@ class StandInTask:
     Fault injection: the chunks numbered in ``blank_chunks`` carry ``blank_value`` everywhere
     (NaN to test non-finite handling, 0.0 for the reference it must equal), and ``leak_mb``
     megabytes are allocated, touched and kept per chunk (for the out-of-memory killer).
+    ``agent_steps_per_second`` ((game, speed) pairs) paces the listed games by their steps
+    instead: a chunk of s agent steps takes s ÷ speed seconds (games that emulate at unequal
+    speeds, for scheduling benchmarks).
     """
 
     chunks: int = 4
@@ -42,12 +45,15 @@ class StandInTask:
     blank_chunks: tuple[int, ...] = ()
     blank_value: float = float("nan")
     leak_mb: int = 0
+    agent_steps_per_second: tuple[tuple[str, float], ...] = ()
 
     def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
                  cfg: ExperimentConfig) -> Iterator[Progress]:
         steps_per_chunk, leaked = max(1, assignment.steps // self.chunks), []
+        speed = dict(self.agent_steps_per_second).get(assignment.game)
+        pause = steps_per_chunk / speed if speed else self.seconds_per_chunk
         for s in range(self.chunks):
-            time.sleep(self.seconds_per_chunk)
+            time.sleep(pause)
             burn_cpu(self.compute_per_chunk)
             if self.leak_mb:
                 leaked.append(torch.ones(self.leak_mb * 2 ** 18))  # float32: 4 bytes each

@@ -107,8 +107,9 @@ class AsyncRun:
         self.next_task = max(self.next_task, n + 1)
 
     def item(self, job: Job, chunk: Chunk) -> None:
-        record = self.records[job.payload.task]
-        record.node_id, record.pid = chunk.node_id, chunk.pid
+        record = self.records.get(job.payload.task)  # None: its task has ended
+        if record is not None:
+            record.node_id, record.pid = chunk.node_id, chunk.pid
         tally, current = self.tallies.get(chunk.task), self.records.get(chunk.task)
         # Stale: of a task that has ended (or never ran), or of another θ⁰ version than its
         # current attempt's; add_to_tally tells other attempts, duplicates, non-finite sums.

@@ -17,7 +17,9 @@ def describe_plan(cfg: ExperimentConfig, out: str, address: str | None) -> str:
         f"run:               {cfg.name} → {out}",
         f"ray:               {where}",
         f"meta-steps:        {meta.meta_steps} (checkpoint every {cfg.run.checkpoint_every}, "
-        f"keep {cfg.run.keep_checkpoints})",
+        f"keep {cfg.run.keep_checkpoints})" + (f", asynchronous (max staleness "
+                                               f"{meta.max_staleness})"
+                                               if meta.mode == "async" else ""),
         f"games per step:    {meta.meta_batch_size} of a pool of {len(meta.pool)}: "
         f"{', '.join(meta.pool)}",
         f"per task:          {meta.steps_per_task:,} agent steps, {cfg.inner.num_envs} envs × "
