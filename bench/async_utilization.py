@@ -129,8 +129,8 @@ def run_mode(mode: str, args, runner, clock: BusyClock) -> dict:
         f"meta.mode={mode}", f"workers.num_workers={args.workers}",
         f"workers.num_cpus={args.nodes / args.workers:g}", "run.checkpoint_every=100000"])
     clock.intervals.clear()
-    with tempfile.TemporaryDirectory() as tmp:
-        MetaTrainer(cfg, tmp, runner=runner, stream=open(os.devnull, "w")).run()
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as quiet:
+        MetaTrainer(cfg, tmp, runner=runner, stream=quiet).run()
         rows = [json.loads(line) for line in (Path(tmp) / "tasks.jsonl").read_text().splitlines()]
     if any(r["status"] != "completed" for r in rows):
         raise RuntimeError(f"{mode}: not every task completed")

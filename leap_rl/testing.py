@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from leap_rl.config import ExperimentConfig
 from leap_rl.backends.contract import Assignment, Progress
+from leap_rl.config import ExperimentConfig
 from leap_rl.leap import LeapAccumulator
 
 

@@ -24,9 +24,9 @@ from leap_rl.backends import backend_for
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.asyncrun import AsyncPool, AsyncRun, Batch
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
+from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
-from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
 from leap_rl.distributed.scheduler import StreamScheduler
 from leap_rl.envs import make_vector_env
 from leap_rl.meta_optimizer import MetaOptimizer

@@ -9,14 +9,13 @@ every task is counted once, in one meta-step, and each Adam step's input equals 
 recomputed from the chunks that arrived (``expected_async_sums``).
 """
 
+import dataclasses
 import os
 import random
 import signal
 import threading
 from collections import defaultdict
 from pathlib import Path
-
-import dataclasses
 
 import pytest
 import torch
