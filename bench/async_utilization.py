@@ -21,7 +21,12 @@ synchronous mode's draws), one after the other on the same cluster. Per mode:
                   per worker, which a 100-meta-step run spreads over 100 tasks per worker)
     updates/hour  meta-steps ÷ wall, at this time scale (tasks of --steps agent steps)
 
+With --real CONFIG the tasks are the config's real games and inner learner instead (e.g. the
+MinAtar pool at a small budget); the stand-in speeds and the model line are then left out.
+
     .venv/bin/python bench/async_utilization.py          # ~3-4 min on 2 cores
+    .venv/bin/python bench/async_utilization.py --real configs/minatar.yaml --nodes 3 \
+        --workers 3 --meta-steps 6 --steps 20000         # real MinAtar games, ~3 min
 """
 
 from __future__ import annotations
@@ -123,8 +128,9 @@ def run_mode(mode: str, args, runner, clock: BusyClock) -> dict:
     from leap_rl.config import load_config
     from leap_rl.distributed.driver import MetaTrainer
 
-    cfg = load_config(ROOT / "configs" / "smoke.yaml", [
-        "meta.pool=" + json.dumps(args.pool), f"meta.meta_batch_size={args.workers}",
+    pool = [] if args.real else ["meta.pool=" + json.dumps(args.pool)]
+    cfg = load_config(args.real or ROOT / "configs" / "smoke.yaml", [
+        *pool, f"meta.meta_batch_size={args.workers}",
         f"meta.meta_steps={args.meta_steps}", f"meta.steps_per_task={args.steps}",
         f"meta.mode={mode}", f"workers.num_workers={args.workers}",
         f"workers.num_cpus={args.nodes / args.workers:g}", "run.checkpoint_every=100000"])
@@ -151,6 +157,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000, help="agent steps per task")
     parser.add_argument("--chunks", type=int, default=4, help="chunks per task")
     parser.add_argument("--seed", type=int, default=0, help="which game gets which speed")
+    parser.add_argument("--real", metavar="CONFIG", help="real games and learner of CONFIG")
     args = parser.parse_args()
     args.pool = list(PRETRAINING_POOL)
 
@@ -162,7 +169,8 @@ def main() -> None:
     from leap_rl.testing import StandInTask
 
     speeds = game_speeds(args.pool, args.seed)
-    runner = StandInTask(chunks=args.chunks, agent_steps_per_second=tuple(speeds.items()))
+    runner = None if args.real else StandInTask(chunks=args.chunks,
+                                                agent_steps_per_second=tuple(speeds.items()))
     clock = BusyClock()
     clock.wrap(MetaStepRun)
     clock.wrap(AsyncRun)
@@ -193,11 +201,16 @@ def report(args, speeds, results, load, total) -> None:
           f"{max(load):.2f}  total {total:.0f} s")
     print(f"  cluster: head num_cpus=0 + {args.nodes} nodes × 1 CPU; {args.workers} workers × "
           f"{args.nodes / args.workers:g} CPU; meta_batch_size {args.workers}, "
-          f"{args.meta_steps} meta-steps, {args.steps} agent steps/task in {args.chunks} chunks")
+          f"{args.meta_steps} meta-steps, {args.steps} agent steps/task"
+          + ("" if args.real else f" in {args.chunks} chunks"))
     task = [args.steps / s for s in speeds.values()]
-    print(f"  stand-in speeds: {min(speeds.values()):.0f} .. {max(speeds.values()):.0f} agent "
-          f"steps/s, median {statistics.median(speeds.values()):.0f} (25 games): tasks "
-          f"{min(task):.2f} .. {max(task):.2f} s")
+    if args.real:
+        games = sorted({r["game"] for r in results["sync"]["rows"]})
+        print(f"  real tasks: {args.real}, games {', '.join(games)}")
+    else:
+        print(f"  stand-in speeds: {min(speeds.values()):.0f} .. {max(speeds.values()):.0f} "
+              f"agent steps/s, median {statistics.median(speeds.values()):.0f} (25 games): "
+              f"tasks {min(task):.2f} .. {max(task):.2f} s")
     print(f"  {'mode':5s} {'wall s':>7s} {'utilization':>11s} {'steady':>7s} "
           f"{'updates/h':>9s} {'nodes':>5s}")
     for mode, r in results.items():
@@ -208,8 +221,9 @@ def report(args, speeds, results, load, total) -> None:
     print(f"  async staleness: mean {statistics.mean(stale):.2f}, max {max(stale)}, "
           f"histogram {dict(sorted({s: stale.count(s) for s in set(stale)}.items()))}, "
           f"dropped {sum(r['status'] == 'dropped' for r in rows)}")
-    print(f"  sync, modelled (mean task ÷ mean slowest of each meta-step, these draws): "
-          f"{model_sync_utilization(results['sync']['rows'], speeds):.1%}")
+    if not args.real:
+        print(f"  sync, modelled (mean task ÷ mean slowest of each meta-step, these draws): "
+              f"{model_sync_utilization(results['sync']['rows'], speeds):.1%}")
     a, s = results["async"], results["sync"]
     print(f"  async ÷ sync updates/hour: {a['updates_per_hour'] / s['updates_per_hour']:.2f}; "
           f"goal: async utilization ≥ {GOAL:.0%}: "
