@@ -84,22 +84,24 @@ def test_lost_node_is_detected_within_seconds_and_its_task_handled(tmp_path, mod
     assert result["ended_at"] - result["removed_at"] < 20
 
 
-def test_no_spare_capacity_degrades_without_hanging_or_spinning(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_no_spare_capacity_degrades_without_hanging_or_spinning(tmp_path, mode):
     result, rows, stdout = run_case(tmp_path, [
         "meta.meta_steps=2", "workers.failure_policy=retry", "workers.task_timeout_s=4",
-        "workers.startup_timeout_s=4", "workers.min_tasks_per_meta_step=1"])
+        "workers.startup_timeout_s=4", "workers.min_tasks_per_meta_step=1", f"meta.mode={mode}"])
     assert result["error"] is None  # degraded: the run went on with the capacity left
     assert len(rows) == 4 and sum(r["status"] == "completed" for r in rows) >= 2
     assert result["cpu"] < 0.5 * result["wall"]  # it waited, it did not spin
 
 
-def test_no_spare_capacity_stops_with_a_clear_error_when_too_few_tasks(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_no_spare_capacity_stops_with_a_clear_error_when_too_few_tasks(tmp_path, mode):
     # Without retries, the next meta-step's task on the worker that cannot be placed fails,
     # leaving one contributing task where two are required.
     result, rows, stdout = run_case(tmp_path, [
         "meta.meta_steps=3", "workers.failure_policy=keep_partial", "workers.task_timeout_s=4",
         "workers.startup_timeout_s=4", "workers.min_tasks_per_meta_step=2",
-        "run.max_consecutive_bad_meta_steps=1"])
+        "run.max_consecutive_bad_meta_steps=1", f"meta.mode={mode}"])
     assert result["error"] and "fewer than workers.min_tasks_per_meta_step=2" in result["error"]
     assert "worker never started" in result["error"]
     assert [r["meta_step"] for r in rows] == [0, 0, 1, 1]  # it stopped after meta-step 2
