@@ -54,11 +54,11 @@ def s3_bucket(s3_server, monkeypatch, request):
 
 # Test tiers: the folder a test lives in is its tier, and its marker (setup.cfg lists them), so
 # `-m unit` and `tests/unit` select the same tests. A tier marker written on a test in another
-# tier's folder is a contradiction and stops the collection. tests/unit/test_cluster_configs.py
-# is a lint (it checks cluster and Docker files and documented commands, not leap_rl's code) and
-# is marked so as well.
+# tier's folder is a contradiction and stops the collection. The cluster lints (they check
+# cluster and Docker files and documented commands, not leap_rl's code) are marked so as well.
 TIERS = ("unit", "component", "integration", "reliability")
-LINTS = ("unit/test_cluster_configs.py",)
+LINTS = ("unit/test_cluster_launcher.py", "unit/test_cluster_kuberay.py",
+         "unit/test_docker_image.py", "unit/test_cluster_docs.py")
 
 
 def pytest_collection_modifyitems(config, items):
