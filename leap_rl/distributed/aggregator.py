@@ -74,13 +74,26 @@ def sum_gradients(tallies: list[TaskTally]) -> dict[str, torch.Tensor]:
     return total
 
 
-class MetaStepAggregator:
+class DropCounter:
+    """Chunks dropped by reason (``meta/*_chunks``): for a meta-step's aggregator, sync or async.
+    The class-level zeros are defaults; each instance counts in its own attributes."""
+
+    duplicates = stale = nonfinite = 0
+    _DROPPED = {"duplicate": "duplicates", "stale": "stale", "nonfinite": "nonfinite"}
+
+    def count(self, verdict: str) -> None:
+        """Counts a dropped chunk under its reason; an accepted one is not counted."""
+        if verdict in self._DROPPED:
+            name = self._DROPPED[verdict]
+            setattr(self, name, getattr(self, name) + 1)
+
+
+class MetaStepAggregator(DropCounter):
     """Collects one meta-step's chunks; ``mean_gradient`` gives ∇F̄ over contributing tasks."""
 
     def __init__(self, meta_step: int, num_tasks: int) -> None:
         self.meta_step = meta_step
         self.tasks = [TaskTally() for _ in range(num_tasks)]
-        self.duplicates = self.stale = self.nonfinite = 0
 
     def begin_attempt(self, task: int, attempt: int) -> None:
         """Attempt ``attempt`` of ``task`` was dispatched: a new one replaces what the task has."""
@@ -98,15 +111,6 @@ class MetaStepAggregator:
         verdict = add_to_tally(self.tasks[chunk.task], chunk)
         self.count(verdict)
         return verdict
-
-    def count(self, verdict: str) -> None:
-        """Counts a dropped chunk under its reason (``meta/*_chunks``)."""
-        if verdict == "stale":
-            self.stale += 1
-        elif verdict == "duplicate":
-            self.duplicates += 1
-        elif verdict == "nonfinite":
-            self.nonfinite += 1
 
     @property
     def contributing(self) -> list[int]:

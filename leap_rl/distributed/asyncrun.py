@@ -25,7 +25,12 @@ from dataclasses import dataclass, field
 import torch
 
 from leap_rl.config import ExperimentConfig
-from leap_rl.distributed.aggregator import TaskTally, add_to_tally, sum_gradients
+from leap_rl.distributed.aggregator import (
+    DropCounter,
+    TaskTally,
+    add_to_tally,
+    sum_gradients,
+)
 from leap_rl.distributed.metastep import TaskRecord, WorkerPool
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.scheduler import Job
@@ -44,26 +49,14 @@ class AsyncPool(WorkerPool):
 
 
 @dataclass
-class Batch:
+class Batch(DropCounter):
     """The tasks that ended while θ⁰ was at one version: one meta-step, read by RunLog as a
     synchronous meta-step is (``tasks`` by task number, the dropped-chunk counters)."""
 
     meta_step: int
     tasks: dict[int, TaskTally] = field(default_factory=dict)
     records: list[TaskRecord] = field(default_factory=list)
-    duplicates: int = 0
-    stale: int = 0
-    nonfinite: int = 0
     started: float = field(default_factory=time.monotonic)
-
-    def count(self, verdict: str) -> None:
-        """Counts a dropped chunk under its reason (``meta/*_chunks``)."""
-        if verdict == "duplicate":
-            self.duplicates += 1
-        elif verdict == "stale":
-            self.stale += 1
-        elif verdict == "nonfinite":
-            self.nonfinite += 1
 
     def mean_gradient(self) -> tuple[dict[str, torch.Tensor] | None, int]:
         """(Σ_τ Gτ over contributing tasks in task-number order, their number)."""
