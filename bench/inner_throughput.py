@@ -47,7 +47,7 @@ import ale_py
 import numpy as np
 import torch
 
-import leap_rl.run_task as run_task
+import leap_rl.backends.a2c_task as run_task
 from leap_rl.agent.losses import a2c_loss
 from leap_rl.agent.network import build_actor_critic
 from leap_rl.config import ExperimentConfig

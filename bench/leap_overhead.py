@@ -37,7 +37,7 @@ import torch
 
 from leap_rl.agent.losses import a2c_loss
 from leap_rl.agent.network import build_actor_critic, meta_parameters
-from leap_rl.leap import LeapAccumulator
+from leap_rl.core.leap import LeapAccumulator
 
 
 def make_update(model, optimizer, batch):
@@ -125,7 +125,7 @@ class _Hook:
 
 def in_loop(args) -> None:
     """``--game``: the hooks' cost per update inside the real inner loop (see the docstring)."""
-    from leap_rl import run_task
+    from leap_rl.backends import a2c_task as run_task
     from leap_rl.config import ExperimentConfig
     from leap_rl.envs import is_minatar_name
 

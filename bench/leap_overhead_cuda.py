@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from leap_overhead import NaiveHook, make_update  # noqa: E402
 
 from leap_rl.agent.network import build_actor_critic, meta_parameters  # noqa: E402
-from leap_rl.leap import LeapAccumulator  # noqa: E402
+from leap_rl.core.leap import LeapAccumulator  # noqa: E402
 
 GOAL = 0.01
 

@@ -3,7 +3,7 @@
 Prints, per repetition, the wall time of
 
   dry-run   ``leap-rl train CONFIG --dry-run`` (parse, load the config, print the plan)
-  worker    ``python -c "import leap_rl.run_task; load_config(CONFIG)"``: what a worker or an
+  worker    ``python -c "import leap_rl.backends.a2c_task; load_config(CONFIG)"``: what a worker or an
             evaluation run pays before its first environment step
   load      ``load_config(CONFIG)`` alone, timed inside a process that already imported it
   cli       ``python -c "import leap_rl.cli"``, and whether that import loaded torch/gymnasium
@@ -39,7 +39,7 @@ def measure_dry_run(config: str) -> float:
 
 def measure_worker_start(config: str) -> float:
     """Wall time of what a worker imports and loads before its first step."""
-    code = ("import leap_rl.run_task; from leap_rl.config import load_config; "
+    code = ("import leap_rl.backends.a2c_task; from leap_rl.config import load_config; "
             f"load_config({config!r})")
     return _wall([sys.executable, "-c", code])
 

@@ -249,7 +249,7 @@ def end_of_meta_step_time(chunk, init, tasks: int) -> float:
     one Adam step on θ⁰."""
     from leap_rl.distributed.aggregator import MetaStepAggregator
     from leap_rl.distributed.protocol import Chunk
-    from leap_rl.meta_optimizer import MetaOptimizer
+    from leap_rl.core.meta_optimizer import MetaOptimizer
 
     agg = MetaStepAggregator(0, tasks)
     for t in range(tasks):

@@ -19,14 +19,14 @@ from pathlib import Path
 import yaml
 
 from leap_rl import __version__
-from leap_rl.artifacts import ArtifactError
+from leap_rl.io.artifacts import ArtifactError
 from leap_rl.backends import names as backend_names
 from leap_rl.config import ConfigError, config_fields_help, load_config
 from leap_rl.envs import MissingRomError, UnknownGameError
 from leap_rl.evaluation.cli import add_evaluate_parsers
 from leap_rl.joint_cli import add_joint_parser
-from leap_rl.storage import StorageError
-from leap_rl.tracking import TrackingError
+from leap_rl.io.storage import StorageError
+from leap_rl.io.tracking import TrackingError
 
 USER_ERRORS = (ConfigError, ArtifactError, UnknownGameError, MissingRomError, StorageError,
                TrackingError)
@@ -158,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from leap_rl.distributed.plan import describe_plan
     from leap_rl.distributed.rundir import begin_run, plan_start
-    from leap_rl.tracking import WandbSink, require_wandb
+    from leap_rl.io.tracking import WandbSink, require_wandb
 
     if args.track:
         require_wandb()

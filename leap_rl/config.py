@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from leap_rl.agent.config import A2CConfig
 from leap_rl.backends import backend_for
 from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
-from leap_rl.leap_options import (
+from leap_rl.core.options import (
     DEFAULT_LOSS_IN_MANIFOLD,
     DEFAULT_METRIC,
     DEFAULT_STABILIZER,
     Metric,
 )
-from leap_rl.storage import location
+from leap_rl.io.storage import location
 
 
 class ConfigError(ValueError):
@@ -84,7 +84,7 @@ class EnvConfig(_Section):
 
 class LeapConfig(_Section):
     """The meta-gradient of eq. 8 (docs/design.md, 'The algorithm, in our words'); the defaults
-    are :mod:`leap_rl.leap_options`' (the paper's Atari runs: energy)."""
+    are :mod:`leap_rl.core.options`' (the paper's Atari runs: energy)."""
 
     metric: Metric = Field(DEFAULT_METRIC, description="Path length d₁ (p=1) or energy d₂ "
                            "(p=2); paper's Atari runs: energy.")

@@ -1,6 +1,6 @@
 """``leap-rl pretrain-joint``: the jointly pretrained encoder, a baseline for Leap's θ⁰.
 
-Trains :class:`leap_rl.joint.JointPretrainer` on the config's pool and writes, under ``--out``:
+Trains :class:`leap_rl.baselines.joint.JointPretrainer` on the config's pool and writes, under ``--out``:
 ``init/encoder.pt`` (loadable by ``train-task --init`` and ``evaluate --init``),
 ``summary.json``, ``config.yaml``, ``tensorboard/`` (``joint/<game>/episodic_return``, ...) and
 ``checkpoint.pt`` (everything needed to continue: written atomically every few minutes, on
@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from leap_rl.artifacts import ArtifactError, atomic_save, verified_load
+from leap_rl.io.artifacts import ArtifactError, atomic_save, verified_load
 from leap_rl.config import ExperimentConfig, load_config
 
 CHECKPOINT = "checkpoint.pt"
@@ -133,7 +133,7 @@ def run_joint(cfg: ExperimentConfig, out: str | Path, *, steps_per_game: int, se
     checkpoint = _read_checkpoint(out, settings, resume)
     from torch.utils.tensorboard import SummaryWriter  # heavy imports: input is valid now
 
-    from leap_rl.joint import JointPretrainer
+    from leap_rl.baselines.joint import JointPretrainer
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
@@ -204,7 +204,7 @@ def _finish(out: Path, cfg: ExperimentConfig, trainer, seconds: float, target: i
             seed: int) -> dict[str, Any]:
     """Writes init/encoder.pt and summary.json; returns the summary."""
     from leap_rl.agent import encoder_state
-    from leap_rl.artifacts import save_init
+    from leap_rl.io.artifacts import save_init
 
     games = trainer.games
     summary = {"method": "joint", "games": [g.name for g in games], "seed": seed,

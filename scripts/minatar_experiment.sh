@@ -25,7 +25,7 @@ meta_done() {  # a meta-training run whose init/encoder.pt holds the config's la
 import sys
 from pathlib import Path
 
-from leap_rl.artifacts import load_init
+from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 
 path = Path(sys.argv[1]) / "init" / "encoder.pt"

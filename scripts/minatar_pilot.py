@@ -17,7 +17,7 @@ import torch
 
 from leap_rl.agent import encoder_state
 from leap_rl.config import load_config
-from leap_rl.run_task import build_learner, make_accumulator
+from leap_rl.backends.a2c_task import build_learner, make_accumulator
 
 CONFIG = Path(__file__).parents[1] / "configs" / "minatar.yaml"
 

@@ -6,7 +6,7 @@ Names are imported from their modules on first use (PEP 562), so that the config
 
 from __future__ import annotations
 
-from leap_rl.lazy import lazy_exports
+from leap_rl.core.lazy import lazy_exports
 
 # Public name -> the module of leap_rl.agent that defines it.
 _HOMES = {

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from leap_rl.agent.config import A2CConfig
 from leap_rl.agent.losses import a2c_loss, nstep_returns
 from leap_rl.agent.network import meta_parameters
-from leap_rl.leap import LeapAccumulator
+from leap_rl.core.leap import LeapAccumulator
 
 __all__ = ["A2CLearner", "EpisodeTracker", "TrainReport", "resolve_device", "truncated_values"]
 

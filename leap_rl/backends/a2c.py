@@ -23,13 +23,13 @@ class A2CTask:
 
     def accumulator(self, cfg: ExperimentConfig):
         """The Leap accumulator of one task (a seam for fault-injection tests)."""
-        from leap_rl.run_task import make_accumulator
+        from leap_rl.backends.a2c_task import make_accumulator
 
         return make_accumulator(cfg)
 
     def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
                  cfg: ExperimentConfig) -> Iterator[Progress]:
-        from leap_rl.run_task import build_learner  # torch + gym: only in the worker
+        from leap_rl.backends.a2c_task import build_learner  # torch + gym: only in the worker
 
         acc = self.accumulator(cfg)
         learner = build_learner(assignment.game, cfg, seed=assignment.seed, init=init,
@@ -65,7 +65,7 @@ class A2CBackend:
     def train_task(self, game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
                    seed: int, init_path: str | Path | None, leap: bool, report_every: int,
                    stream: TextIO) -> dict[str, Any]:
-        from leap_rl.run_task import train_task
+        from leap_rl.backends.a2c_task import train_task
 
         return train_task(game, steps, cfg, out=out, seed=seed, init_path=init_path, leap=leap,
                           report_every=report_every, stream=stream)
@@ -73,7 +73,7 @@ class A2CBackend:
     def evaluation_run(self, game: str, seed: int, steps: int,
                        init: Mapping[str, torch.Tensor] | None, cfg: ExperimentConfig,
                        every_s: float) -> Iterator[EpisodeReport]:
-        from leap_rl.run_task import build_learner
+        from leap_rl.backends.a2c_task import build_learner
 
         learner = build_learner(game, cfg, seed=seed, accumulator=None, init=init)
         try:

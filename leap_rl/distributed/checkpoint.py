@@ -1,6 +1,6 @@
 """Checkpoints of the outer loop: written atomically, the last k kept, corrupt ones skipped.
 
-The directory is a local path or a URI (:mod:`leap_rl.storage`): the same code serves both.
+The directory is a local path or a URI (:mod:`leap_rl.io.storage`): the same code serves both.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import re
 import sys
 from typing import Any
 
-from leap_rl.artifacts import atomic_save, one_line, verified_load
-from leap_rl.storage import RunPath
+from leap_rl.io.artifacts import atomic_save, one_line, verified_load
+from leap_rl.io.storage import RunPath
 
 _NAME = re.compile(r"^ckpt-(\d{6})\.pt$")
 _LEFTOVER = re.compile(r"^\.ckpt-.*\.tmp$")  # atomic_write's temporary files

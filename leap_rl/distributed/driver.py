@@ -19,7 +19,7 @@ import ray
 import torch
 
 from leap_rl.agent import build_actor_critic, meta_parameters
-from leap_rl.artifacts import save_init
+from leap_rl.io.artifacts import save_init
 from leap_rl.backends import backend_for
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.asyncrun import AsyncPool, AsyncRun, Batch
@@ -29,8 +29,8 @@ from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
 from leap_rl.distributed.scheduler import StreamScheduler
 from leap_rl.envs import make_vector_env
-from leap_rl.meta_optimizer import MetaOptimizer
-from leap_rl.storage import RemotePath, location
+from leap_rl.core.meta_optimizer import MetaOptimizer
+from leap_rl.io.storage import RemotePath, location
 
 
 class MetaTrainingError(RuntimeError):

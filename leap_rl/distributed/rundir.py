@@ -7,7 +7,7 @@ deletes its contents first. Without ``--out`` every run gets a directory of its 
 ``config.yaml``: only keys that are safe mid-run may change, each change recorded in
 ``overrides.jsonl``. Everything here is checked before Ray starts; :func:`plan_start` changes
 nothing on disk, :func:`begin_run` makes the changes. DIR may be a URI (``s3://bucket/run``):
-:mod:`leap_rl.storage` gives both kinds the same interface.
+:mod:`leap_rl.io.storage` gives both kinds the same interface.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from leap_rl.artifacts import ArtifactError, atomic_write
+from leap_rl.io.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig, load_config
 from leap_rl.distributed.checkpoint import completed_meta_steps
-from leap_rl.storage import RunPath, append_text, location, rmtree
+from leap_rl.io.storage import RunPath, append_text, location, rmtree
 
 LABEL = "start:             "  # aligned with describe_plan's lines
 # Keys a resumed run may change, listed one by one so that a key added later is refused until

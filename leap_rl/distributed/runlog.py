@@ -6,9 +6,9 @@ steps of all tasks of all meta-steps up to it; a task's episode curve at the sum
 meta-step plus the task's own step.
 
 Scalars go to every :class:`ScalarSink` of the run: TensorBoard always, Weights & Biases with
-``--track`` (:mod:`leap_rl.tracking`), each given the same (tags, values, step). A run directory
+``--track`` (:mod:`leap_rl.io.tracking`), each given the same (tags, values, step). A run directory
 in a bucket (``s3://…``) gets its TensorBoard events through a local mirror that is uploaded at
-each meta-step's end (:class:`leap_rl.storage.Mirror`).
+each meta-step's end (:class:`leap_rl.io.storage.Mirror`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.metastep import TaskRecord
-from leap_rl.storage import Mirror, RunPath, append_text, location
+from leap_rl.io.storage import Mirror, RunPath, append_text, location
 
 
 class ScalarSink(Protocol):

@@ -7,7 +7,7 @@ factories (:mod:`leap_rl.envs.atari`, :mod:`leap_rl.envs.minatar_env`) load them
 
 from __future__ import annotations
 
-from leap_rl.lazy import lazy_exports
+from leap_rl.core.lazy import lazy_exports
 
 # Public name -> the module of leap_rl.envs that defines it.
 _HOMES = {

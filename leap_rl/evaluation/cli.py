@@ -158,7 +158,7 @@ def _game(name: str) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from leap_rl.evaluation import store
-    from leap_rl.run_task import read_init
+    from leap_rl.backends.a2c_task import read_init
 
     backend = [f"inner.backend={args.backend}"] if args.backend else []
     cfg = load_config(args.config, args.overrides + backend)

@@ -37,7 +37,7 @@ def run_evaluation(inits: Mapping[str, str | Path] | str | Path, games: Sequence
     A bare path is the method ``leap``. Seeds are ``cfg.seed + i`` for ``i < seeds``. Returns
     the summary; its ``failed`` lists the runs that failed (a resume retries them).
     """
-    from leap_rl.run_task import read_init
+    from leap_rl.backends.a2c_task import read_init
 
     if not ray.is_initialized():
         raise RuntimeError("run_evaluation needs a running Ray instance (ray.init first)")

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from leap_rl.artifacts import ArtifactError
+from leap_rl.io.artifacts import ArtifactError
 from leap_rl.evaluation.stats import (
     RANDOM,
     RunKey,

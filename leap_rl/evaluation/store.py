@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from leap_rl.artifacts import ArtifactError, atomic_write
+from leap_rl.io.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig
 from leap_rl.evaluation.report import read_metadata, write_curves
 from leap_rl.evaluation.stats import RANDOM, RunKey
-from leap_rl.storage import location
+from leap_rl.io.storage import location
 
 FORMAT = "leap-rl/evaluation"
 VERSION = 2

@@ -4,7 +4,7 @@
 on RLlib's new API stack (RLModule, Learner, EnvRunner), with RLlib's Atari wrappers and the same
 encoder (:mod:`leap_rl.rllib.module`), so θ⁰ and ``init/encoder.pt`` are shared by both backends.
 A Learner subclass (:mod:`leap_rl.rllib.learner`) hands every optimizer step to a
-:class:`leap_rl.leap.LeapAccumulator`; :class:`RLlibTask` streams its flushes through the same
+:class:`leap_rl.core.leap.LeapAccumulator`; :class:`RLlibTask` streams its flushes through the same
 chunk protocol as :class:`leap_rl.backends.a2c.A2CTask`.
 
 Nothing here imports RLlib until used: ``from leap_rl.rllib import RLlibTask`` is cheap.

@@ -35,7 +35,7 @@ from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.core import DEFAULT_MODULE_ID
 
 from leap_rl.agent.network import meta_parameters
-from leap_rl.leap import LeapAccumulator
+from leap_rl.core.leap import LeapAccumulator
 
 LEAP_KEY = "leap"  # in config.learner_config_dict: {"metric", "loss_in_manifold", "stabilizer",
 #                    "prefixes"}

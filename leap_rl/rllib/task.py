@@ -1,6 +1,6 @@
 """``train-task`` and ``evaluate`` runs on the RLlib backend: the same outputs as the A2C ones.
 
-:func:`train_task` writes what :func:`leap_rl.run_task.train_task` writes (config.yaml,
+:func:`train_task` writes what :func:`leap_rl.backends.a2c_task.train_task` writes (config.yaml,
 episodes.jsonl, tensorboard/, meta_gradient.pt, final_encoder.pt, summary.json);
 :func:`evaluation_run` streams what the A2C backend's evaluation runs stream.
 """
@@ -35,12 +35,12 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     """Trains one agent on ``game`` with RLlib (``rllib.algorithm``); returns (and writes) a
     summary. ``report_every`` counts ``algo.train()`` calls between console lines."""
     from leap_rl.agent.a2c import TrainReport
-    from leap_rl.artifacts import atomic_save, save_init
+    from leap_rl.io.artifacts import atomic_save, save_init
     from leap_rl.rllib.build import (build_algorithm, encoder_state, ensure_ray, leap_flush,
                                      leap_total)
     from leap_rl.rllib.env import SIZE
     from leap_rl.rllib.runner import train
-    from leap_rl.run_task import TaskLog, read_init
+    from leap_rl.backends.a2c_task import TaskLog, read_init
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

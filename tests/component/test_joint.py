@@ -10,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from leap_rl.artifacts import ArtifactError
+from leap_rl.io.artifacts import ArtifactError
 from leap_rl.config import load_config
-from leap_rl.joint import JointPretrainer
+from leap_rl.baselines.joint import JointPretrainer
 from leap_rl.joint_cli import run_joint
 
 pytest.importorskip("minatar")
@@ -79,7 +79,7 @@ def test_one_step_trains_the_shared_encoder_and_every_games_head(cfg):
 
 
 def test_the_encoder_pt_loads_for_the_same_config_and_starts_a_task(cfg, tmp_path):
-    from leap_rl.run_task import build_learner, read_init
+    from leap_rl.backends.a2c_task import build_learner, read_init
 
     summary = run(cfg, tmp_path / "joint")
     assert summary["steps_per_game"] == STEPS and summary["updates"] == 12

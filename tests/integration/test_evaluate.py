@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from leap_rl.artifacts import ArtifactError, save_init
+from leap_rl.io.artifacts import ArtifactError, save_init
 from leap_rl.config import ConfigError, load_config
 from leap_rl.envs import UnknownGameError
 from leap_rl.evaluation.cli import add_evaluate_parsers, select_games

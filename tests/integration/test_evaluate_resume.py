@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from leap_rl.agent import build_actor_critic, encoder_state
-from leap_rl.artifacts import save_init
+from leap_rl.io.artifacts import save_init
 from leap_rl.cli import main
 
 SETS = ["inner.encoder=mlp", "inner.num_envs=4", "inner.device=cpu", "workers.num_cpus=1",

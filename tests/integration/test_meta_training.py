@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.artifacts import load_init, verified_load
+from leap_rl.io.artifacts import load_init, verified_load
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints, load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init

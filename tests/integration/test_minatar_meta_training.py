@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.artifacts import load_init
+from leap_rl.io.artifacts import load_init
 from leap_rl.cli import main
 from leap_rl.config import load_config
 from leap_rl.distributed.driver import MetaTrainer, initial_init

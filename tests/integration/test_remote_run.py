@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.artifacts import load_init, verified_load
+from leap_rl.io.artifacts import load_init, verified_load
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints
 from leap_rl.distributed.driver import MetaTrainer
 from leap_rl.distributed.runlog import read_tasks
-from leap_rl.storage import location
-from leap_rl.tracking import WandbSink
+from leap_rl.io.storage import location
+from leap_rl.io.tracking import WandbSink
 
 pytestmark = pytest.mark.integration
 MINATAR = Path(__file__).parents[2] / "configs" / "minatar.yaml"

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from leap_rl.agent.network import Nature2013Encoder, build_actor_critic, load_encoder, reset_heads
-from leap_rl.artifacts import load_init
+from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 
 pytestmark = pytest.mark.integration

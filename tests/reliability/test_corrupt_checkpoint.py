@@ -20,7 +20,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leap_rl.artifacts import load_init
+from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init

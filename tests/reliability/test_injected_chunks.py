@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.artifacts import load_init
+from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.asyncrun import AsyncRun, Batch

@@ -61,7 +61,7 @@ def test_meta_steps_without_a_usable_update_stop_the_run_with_theta_unchanged(ra
 def test_a_nan_loss_inside_a_real_task_is_skipped_and_counted(ray_local, tmp_path):
     """The paper's A2C on ALE, with the loss replaced by NaN at one optimizer step: the two
     segments touching that point are skipped, counted, and the meta-step still updates θ⁰."""
-    from leap_rl.leap import LeapAccumulator
+    from leap_rl.core.leap import LeapAccumulator
 
     class NaNLossOnce(LeapAccumulator):
         def observe(self, loss, params, grads):

@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from leap_rl import leap
+from leap_rl.core import leap
 
 
 @pytest.fixture(params=["host-1-thread", "host-2-threads", "device"])

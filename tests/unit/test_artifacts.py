@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from leap_rl.artifacts import ArtifactError, atomic_save, load_init, save_init
+from leap_rl.io.artifacts import ArtifactError, atomic_save, load_init, save_init
 
 
 def test_round_trip_keeps_parameters_and_metadata(tmp_path):

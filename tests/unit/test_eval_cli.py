@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from leap_rl.artifacts import ArtifactError
+from leap_rl.io.artifacts import ArtifactError
 from leap_rl.config import load_config
 from leap_rl.evaluation import store
 from leap_rl.evaluation.cli import add_evaluate_parsers, parse_init
@@ -154,7 +154,7 @@ def test_every_named_method_trains_from_its_init_and_random_from_none(backend, m
         monkeypatch.setattr(task, "evaluation_run", lambda game, seed, steps, init, *rest:
                             build(game, seed=seed, init=init))
     else:
-        from leap_rl import run_task
+        from leap_rl.backends import a2c_task as run_task
 
         monkeypatch.setattr(run_task, "build_learner", build)
     cfg = load_config(None, [f"inner.backend={backend}"]).model_dump(mode="json")

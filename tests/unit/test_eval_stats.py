@@ -287,7 +287,7 @@ def test_report_covers_every_method_in_the_order_given(tmp_path, capsys):
 
 
 def test_report_on_a_directory_without_an_evaluation_is_an_artifact_error(tmp_path):
-    from leap_rl.artifacts import ArtifactError
+    from leap_rl.io.artifacts import ArtifactError
 
     with pytest.raises(ArtifactError, match="evaluation.json"):
         report.render(tmp_path)

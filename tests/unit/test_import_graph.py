@@ -13,11 +13,11 @@ import pytest
 PACKAGE = Path(__file__).parents[2] / "leap_rl"
 # Each layer may import only from the layers listed before it (and from itself).
 LAYERS = [
-    ["leap_rl", "leap_rl.leap", "leap_rl.meta_optimizer", "leap_rl.backends"],
-    ["leap_rl.envs", "leap_rl.storage", "leap_rl.artifacts"],
+    ["leap_rl", "leap_rl.core", "leap_rl.backends"],
+    ["leap_rl.envs", "leap_rl.io.storage", "leap_rl.io.artifacts", "leap_rl.io"],
     ["leap_rl.agent", "leap_rl.config", "leap_rl.backends.contract"],
-    ["leap_rl.run_task", "leap_rl.backends.a2c", "leap_rl.joint", "leap_rl.rllib", "leap_rl.testing",
-     "leap_rl.tracking"],
+    ["leap_rl.backends.a2c_task", "leap_rl.backends.a2c", "leap_rl.baselines", "leap_rl.rllib",
+     "leap_rl.testing", "leap_rl.io.tracking"],
     ["leap_rl.distributed"],
     ["leap_rl.evaluation"],
     ["leap_rl.cli", "leap_rl.joint_cli"],

@@ -15,7 +15,7 @@ Loss on, stabilizer on:    Δf1 = −|3| = −3, v1 = (0,4) − 3·(0,1) = (0,1)
 import pytest
 import torch
 
-from leap_rl.leap import LeapAccumulator
+from leap_rl.core.leap import LeapAccumulator
 
 # Every test runs with the segment scalars on the host and on the device (tests/unit/conftest.py).
 pytestmark = pytest.mark.usefixtures("both_scalar_paths")

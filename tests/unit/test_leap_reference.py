@@ -15,7 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leap_rl.leap import LeapAccumulator
+from leap_rl.core.leap import LeapAccumulator
 
 # Every test runs with the segment scalars on the host and on the device (tests/unit/conftest.py).
 pytestmark = pytest.mark.usefixtures("both_scalar_paths")

@@ -8,8 +8,8 @@ the mean path length d₁ while no task ends worse than from the starting initia
 import pytest
 import torch
 
-from leap_rl.leap import LeapAccumulator
-from leap_rl.meta_optimizer import MetaOptimizer
+from leap_rl.core.leap import LeapAccumulator
+from leap_rl.core.meta_optimizer import MetaOptimizer
 
 F64 = torch.float64
 DIM, TASKS, K, ALPHA = 4, 6, 20, 0.1

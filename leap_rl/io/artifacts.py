@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from leap_rl.storage import RemotePath, RunPath, location
+from leap_rl.io.storage import RemotePath, RunPath, location
 
 if TYPE_CHECKING:  # torch is imported where a file is written or read: the CLI imports this
     import torch   # module for ArtifactError, before it knows that its input is valid

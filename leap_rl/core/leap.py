@@ -38,13 +38,13 @@ from collections.abc import Mapping
 
 import torch
 
-from leap_rl.leap_options import (
+from leap_rl.core.options import (
     DEFAULT_LOSS_IN_MANIFOLD,
     DEFAULT_METRIC,
     DEFAULT_STABILIZER,
     Metric,
 )
-from leap_rl.leap_options import (
+from leap_rl.core.options import (
     POWERS as _P,
 )
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 
 from leap_rl.config import ExperimentConfig
-from leap_rl.storage import RunPath
+from leap_rl.io.storage import RunPath
 
 STEP = "global_step"
 RECORD = "wandb.json"

@@ -21,7 +21,7 @@ import torch
 
 from leap_rl.backends.contract import Assignment, Progress
 from leap_rl.config import ExperimentConfig
-from leap_rl.leap import LeapAccumulator
+from leap_rl.core.leap import LeapAccumulator
 
 
 @dataclass(frozen=True)

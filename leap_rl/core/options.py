@@ -4,7 +4,7 @@ The defaults are what runs use (``leap_rl.config.LeapConfig`` takes them): the e
 which the paper used for its Atari runs (Flennerhag et al. 2019, section 4.3: "using the energy
 metric (d_2)"), with the loss in the task manifold and the stabilizer on. The paper does not say
 whether its Atari runs used those two; its ablation (appendix C) found that both help.
-:class:`leap_rl.leap.LeapAccumulator` defaults to the same values; the RLlib learner is handed
+:class:`leap_rl.core.leap.LeapAccumulator` defaults to the same values; the RLlib learner is handed
 the config's.
 """
 
