@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leap_rl.agent.config import A2CConfig
-from leap_rl.backends import backend_for
+from leap_rl import backends
 from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
 from leap_rl.core.options import (
     DEFAULT_LOSS_IN_MANIFOLD,
@@ -261,7 +261,7 @@ def _check_backend(cfg: ExperimentConfig, source: str) -> None:
     """Lets the inner learner's backend judge the config before anything is built (RLlib's
     judges the ``rllib`` section with RLlib itself; leap_rl.backends)."""
     try:
-        backend_for(cfg).check(cfg)
+        backends.load(cfg.inner.backend).check(cfg)
     except ValueError as err:
         raise ConfigError(source, [str(err)]) from None
 

@@ -20,7 +20,7 @@ import torch
 
 from leap_rl.agent import build_actor_critic, meta_parameters
 from leap_rl.io.artifacts import save_init
-from leap_rl.backends import backend_for
+from leap_rl.backends.base import backend_for
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.asyncrun import AsyncPool, AsyncRun, Batch
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint

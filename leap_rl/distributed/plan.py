@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leap_rl.backends import backend_for
+from leap_rl.backends.base import backend_for
 from leap_rl.config import ExperimentConfig
 
 

@@ -9,14 +9,9 @@ deviations — random in blue and Leap in orange as in the paper, other methods 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from leap_rl.evaluation.stats import mean_std, moving_average, on_grid
-
-if TYPE_CHECKING:  # the report imports this module to draw: a type only, no circle
-    from leap_rl.evaluation.report import Curves
+from leap_rl.evaluation.stats import Curves, mean_std, moving_average, on_grid
 
 FIGURE4 = {"random": "tab:blue", "leap": "tab:orange"}  # figure 4's colors
 MORE_COLORS = ("tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",

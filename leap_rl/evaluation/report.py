@@ -22,6 +22,7 @@ import numpy as np
 from leap_rl.io.artifacts import ArtifactError
 from leap_rl.evaluation.stats import (
     RANDOM,
+    Curves,
     RunKey,
     comparisons,
     moving_average,
@@ -30,8 +31,6 @@ from leap_rl.evaluation.stats import (
 )
 
 CURVES_COLUMNS = ("game", "method", "seed", "step", "episodic_return", "moving_average")
-
-Curves = dict[RunKey, tuple[np.ndarray, np.ndarray, int]]  # steps, returns, total steps
 
 
 def append_curves(path: Path, game: str, method: str, seed: int,

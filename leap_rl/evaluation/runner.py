@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import ray
 import torch
 
-from leap_rl.backends import backend_for
+from leap_rl.backends.base import backend_for
 from leap_rl.backends.contract import EpisodeReport
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.scheduler import Job, StreamScheduler

@@ -45,6 +45,7 @@ BOOTSTRAP = {"resamples": 10_000, "level": 0.95, "seed": 0, "method": "percentil
 QUANTITIES = ("final", "auc")
 
 RunKey = tuple[str, str, int]  # (game, method, seed)
+Curves = dict[RunKey, tuple[np.ndarray, np.ndarray, int]]  # steps, returns, total steps per run
 
 
 def moving_average(returns: Sequence[float], window: int) -> np.ndarray:
@@ -211,7 +212,7 @@ def method_order(given: Sequence[str] = (), present: Iterable[str] = ()) -> list
     return list(dict.fromkeys(m for m in named if m != RANDOM)) + [RANDOM]
 
 
-def summarize(runs: Mapping[RunKey, tuple[np.ndarray, np.ndarray, int]], window: int,
+def summarize(runs: Curves, window: int,
               methods: Sequence[str] | None = None) -> dict:
     """summary.json: every game's :func:`summarize_game`, and per method the mean normalized
     score across games (the average of the per-game means, figure 4's "mean normalized") and in

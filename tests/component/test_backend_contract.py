@@ -11,7 +11,8 @@ import pickle
 import pytest
 import torch
 
-from leap_rl.backends import backend_for, names, register
+from leap_rl.backends import names, register
+from leap_rl.backends.base import backend_for
 from leap_rl.backends.contract import Assignment, Progress
 from leap_rl.config import load_config
 from leap_rl.distributed.driver import initial_init

@@ -13,7 +13,7 @@ import yaml
 from leap_rl.io.artifacts import ArtifactError
 from leap_rl.config import load_config
 from leap_rl.baselines.joint import JointPretrainer
-from leap_rl.joint_cli import run_joint
+from leap_rl.baselines.joint_run import run_joint
 
 pytest.importorskip("minatar")
 

@@ -15,7 +15,7 @@ import torch
 from leap_rl.agent.network import build_actor_critic, load_encoder, meta_parameters, reset_heads
 from leap_rl.cli import main
 from leap_rl.config import ConfigError, load_config
-from leap_rl.backends import backend_for
+from leap_rl.backends.base import backend_for
 from leap_rl.backends.a2c import A2CTask
 
 ROOT = Path(__file__).parents[2]

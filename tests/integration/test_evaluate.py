@@ -4,7 +4,6 @@ three-way evaluation (two named inits + random) pairs seeds and resumes after an
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -16,17 +15,16 @@ import pytest
 from leap_rl.io.artifacts import ArtifactError, save_init
 from leap_rl.config import ConfigError, load_config
 from leap_rl.envs import UnknownGameError
-from leap_rl.evaluation.cli import add_evaluate_parsers, select_games
+from leap_rl.cli import COMMANDS, build_parser
+from leap_rl.cli.evaluate import select_games
 
 TINY = ["inner.num_envs=8", "inner.device=cpu", "env.max_episode_frames=160",
         "meta.pool=[Pong]", "meta.meta_batch_size=1", "workers.num_cpus=1"]
 
 
 def parse(*argv):
-    parser = argparse.ArgumentParser(prog="leap-rl")
-    handlers = add_evaluate_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return handlers[args.command], args
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command], args
 
 
 @pytest.fixture(scope="module")

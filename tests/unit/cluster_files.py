@@ -77,7 +77,7 @@ def _tasks_that_fit(nodes: int, cpus_per_node: float, gpus_per_node: float, work
 
 
 def _parse_leap_rl(argv: list[str], where: str):
-    """Parses a `leap-rl ...` command line with the package's real parser (leap_rl/cli.py)."""
+    """Parses a `leap-rl ...` command line with the package's real parser (leap_rl/cli/)."""
     from leap_rl.cli import build_parser
 
     assert argv and argv[0] == "leap-rl", f"{where}: not a leap-rl command: {argv}"

@@ -3,7 +3,6 @@ each method's run trains from (no Ray)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -11,13 +10,12 @@ import pytest
 from leap_rl.io.artifacts import ArtifactError
 from leap_rl.config import load_config
 from leap_rl.evaluation import store
-from leap_rl.evaluation.cli import add_evaluate_parsers, parse_init
+from leap_rl.cli import build_parser
+from leap_rl.cli.evaluate import parse_init
 
 
 def parse(*argv):
-    parser = argparse.ArgumentParser(prog="leap-rl")
-    add_evaluate_parsers(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def test_named_inits_in_the_order_given():

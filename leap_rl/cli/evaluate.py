@@ -1,11 +1,10 @@
-"""``leap-rl evaluate`` and ``leap-rl report``: learned θ⁰s vs random initializations (section 4.3).
+"""``leap-rl evaluate``: learned θ⁰s vs random initializations, on Ray (section 4.3, table 6).
 
 ``--init NAME=PATH`` (repeatable) names each initialization compared against random, e.g.
 ``--init leap=runs/a/init/encoder.pt --init reptile=runs/b/init/encoder.pt``; a bare
-``--init PATH`` is ``leap``. Wired into :mod:`leap_rl.cli` by
-``COMMANDS.update(add_evaluate_parsers(sub))``. Bad input (config, game, init name or file,
-output directory, a resume with other settings) raises one of ``leap_rl.cli.USER_ERRORS`` before
-Ray starts, so the command ends with one message and exit status 2.
+``--init PATH`` is ``leap``. Bad input (config, game, init name or file, output directory, a
+resume with other settings) raises one of :data:`leap_rl.cli.common.USER_ERRORS` before Ray
+starts.
 """
 
 from __future__ import annotations
@@ -16,7 +15,19 @@ import re
 import sys
 from pathlib import Path
 
-from leap_rl.backends import names as backend_names
+from leap_rl.cli.common import (
+    FAILED,
+    INTERRUPTED,
+    OK,
+    add_address,
+    add_backend,
+    add_config_file,
+    add_overrides,
+    backend_override,
+    error,
+    positive_int,
+    start_ray,
+)
 from leap_rl.config import ConfigError, ExperimentConfig, load_config
 from leap_rl.envs import (
     EVALUATION_SET,
@@ -34,16 +45,6 @@ GAME_SETS = {
                "Asteroids, Alien, Gravitar, RoadRunner); for a MinAtar pool, the MinAtar games "
                "not in it (configs/minatar.yaml: MinAtar/Breakout, MinAtar/SpaceInvaders)",
 }
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
 
 
 INIT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # safe in curves.csv, file names and TensorBoard tags
@@ -84,10 +85,17 @@ class InitAction(argparse.Action):
         setattr(namespace, self.dest, inits)
 
 
-def add_evaluate_parsers(subparsers) -> dict:
-    """Adds ``evaluate`` and ``report`` to ``subparsers``; returns {name: handler}."""
-    ev = subparsers.add_parser("evaluate", help="train from an initialization and from random "
-                               "ones on Ray, then compare (figure 4, table 6)")
+NAME = "evaluate"
+HELP = ("train from each initialization and from random ones on Ray, then compare "
+        "(figure 4, table 6)")
+EXAMPLES = """\
+  leap-rl evaluate --init leap=runs/smoke/init/encoder.pt --games Breakout --seeds 2 --steps 5000
+  leap-rl evaluate --init leap=runs/a/init/encoder.pt --init reptile=runs/b/init/encoder.pt \\
+      --games heldout --config configs/minatar.yaml --seeds 10 --out runs/eval-minatar
+  leap-rl evaluate ... --out runs/eval-minatar --resume    # the same command after an interruption"""
+
+
+def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--init", dest="inits", action=InitAction, required=True,
                     metavar="[NAME=]PATH", help="an encoder.pt to evaluate against random "
                     "init, named NAME (letters, digits, _ . -; not 'random'); repeat it to "
@@ -96,33 +104,21 @@ def add_evaluate_parsers(subparsers) -> dict:
     ev.add_argument("--games", default="table6", help="comma-separated games (Atari, or a "
                     "gymnasium id such as CartPole-v1 with --set inner.encoder=mlp), or a set: "
                     + "; ".join(f"{k} = {v}" for k, v in GAME_SETS.items()) + " (default: table6)")
-    ev.add_argument("--seeds", type=_positive_int, default=3, help="seeds per game and method "
+    ev.add_argument("--seeds", type=positive_int, default=3, help="seeds per game and method "
                     "(default 3; the paper uses ten); seed i is the config's seed + i")
-    ev.add_argument("--steps", type=_positive_int, default=100_000,
+    ev.add_argument("--steps", type=positive_int, default=100_000,
                     help="agent steps per run (default 100,000)")
-    ev.add_argument("--window", type=_positive_int, default=100, help="moving-average window in "
+    ev.add_argument("--window", type=positive_int, default=100, help="moving-average window in "
                     "episodes for curves and the final score (default 100; the paper uses 500)")
-    ev.add_argument("--config", default=None,
-                    help="experiment YAML (default: the paper's settings)")
-    ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config key, e.g. inner.num_envs=8")
+    add_config_file(ev)
+    add_overrides(ev, example="inner.num_envs=8")
     ev.add_argument("--out", default=None, help="output directory (default: runs/eval-NAME)")
     ev.add_argument("--resume", action="store_true", help="finish the evaluation in --out: "
                     "skip its completed runs, train the rest (failed ones again); refused if "
                     "games, seeds, steps, inits (file hashes) or config differ")
-    ev.add_argument("--backend", choices=backend_names(), default=None,
-                    help="inner learner of every run, Leap and random alike (sets "
-                    "inner.backend; default: the config's)")
-    ev.add_argument("--address", default=None, help="Ray cluster to join ('auto', host:port); "
-                    "default: RAY_ADDRESS if set, else an embedded local instance")
-    rp = subparsers.add_parser("report", help="re-render an evaluation's table, summary.json "
-                               "and plots (every method; an interrupted one: its finished runs) "
-                               "from its curves.csv; for a meta-training run, the path length "
-                               "per meta-step and game")
-    rp.add_argument("dir", help="an evaluation's output directory or a meta-training run")
-    rp.add_argument("--window", type=_positive_int, default=None,
-                    help="moving-average window (default: the one the evaluation used)")
-    return {"evaluate": cmd_evaluate, "report": cmd_report}
+    add_backend(ev, "inner learner of every run, Leap and random alike (sets inner.backend; "
+                "default: the config's)")
+    add_address(ev)
 
 
 def select_games(spec: str, cfg: ExperimentConfig) -> list[str]:
@@ -156,12 +152,11 @@ def _game(name: str) -> str:
         raise
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from leap_rl.evaluation import store
     from leap_rl.backends.a2c_task import read_init
 
-    backend = [f"inner.backend={args.backend}"] if args.backend else []
-    cfg = load_config(args.config, args.overrides + backend)
+    cfg = load_config(args.config, args.overrides + backend_override(args))
     games = select_games(args.games, cfg)
     for path in args.inits.values():
         read_init(path, cfg)  # a missing or mismatched encoder.pt stops us here
@@ -177,15 +172,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are saved in {out}; run the same command with "
               "--resume to do the rest", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     if summary is None:
-        return 1
+        return FAILED
     failed = summary["failed"]
     if failed:
         print(f"leap-rl: {len(failed)} run(s) failed: {', '.join(failed)} (see "
               f"{out / 'evaluation.json'}; --resume retries them)", file=sys.stderr)
     print(f"done: outputs in {out} (curves.csv, summary.json, plots/, tensorboard/)")
-    return 1 if failed else 0
+    return FAILED if failed else OK
 
 
 def _evaluate_on_ray(args: argparse.Namespace, games: list[str], cfg: ExperimentConfig,
@@ -198,32 +193,13 @@ def _evaluate_on_ray(args: argparse.Namespace, games: list[str], cfg: Experiment
 
     started = not ray.is_initialized()
     if started:
-        address = args.address or os.environ.get("RAY_ADDRESS")
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(address="local", include_dashboard=False, log_to_driver=False)
+        start_ray(args.address)
     try:
         return run_evaluation(args.inits, games, cfg, out, seeds=args.seeds, steps=args.steps,
                               window=args.window, resume=args.resume)
     except EvaluationError as err:
-        print(f"leap-rl: error: {err}", file=sys.stderr)
+        error(str(err))
         return None
     finally:
         if started:
             ray.shutdown()
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from leap_rl.evaluation.report import render
-
-    run_dir = Path(args.dir)
-    if (run_dir / "tasks.jsonl").is_file() and not (run_dir / "curves.csv").exists():
-        from leap_rl.evaluation.meta_report import render_meta_run
-
-        render_meta_run(run_dir)  # a meta-training run: Leap's objective across meta-steps
-        print(f"wrote {run_dir / 'meta_summary.json'} and {run_dir / 'plots' / 'path_length.png'}")
-        return 0
-    render(args.dir, window=args.window)
-    print(f"rewrote {Path(args.dir) / 'summary.json'} and {Path(args.dir) / 'plots'}")
-    return 0

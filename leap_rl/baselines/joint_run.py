@@ -1,20 +1,15 @@
-"""``leap-rl pretrain-joint``: the jointly pretrained encoder, a baseline for Leap's θ⁰.
-
-Trains :class:`leap_rl.baselines.joint.JointPretrainer` on the config's pool and writes, under ``--out``:
-``init/encoder.pt`` (loadable by ``train-task --init`` and ``evaluate --init``),
-``summary.json``, ``config.yaml``, ``tensorboard/`` (``joint/<game>/episodic_return``, ...) and
-``checkpoint.pt`` (everything needed to continue: written atomically every few minutes, on
-SIGINT/SIGTERM and at the end; ``--resume`` continues from it). Wired into :mod:`leap_rl.cli` by
-``COMMANDS.update(add_joint_parser(sub))``; bad input raises one of ``leap_rl.cli.USER_ERRORS``
-(exit status 2) before any environment or model is made.
+"""Joint pretraining as a run: trains :class:`leap_rl.baselines.joint.JointPretrainer` on the
+config's pool and writes, under its output directory, ``init/encoder.pt`` (loadable by
+``train-task --init`` and ``evaluate --init``), ``summary.json``, ``config.yaml``,
+``tensorboard/`` (``joint/<game>/episodic_return``, ...) and ``checkpoint.pt`` (everything
+needed to continue: written atomically every few minutes, when asked to stop and at the end; a
+resume continues from it). ``leap-rl pretrain-joint`` (:mod:`leap_rl.cli.pretrain_joint`) runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -24,40 +19,9 @@ from typing import Any, TextIO
 import yaml
 
 from leap_rl.io.artifacts import ArtifactError, atomic_save, verified_load
-from leap_rl.config import ExperimentConfig, load_config
+from leap_rl.config import ExperimentConfig
 
 CHECKPOINT = "checkpoint.pt"
-
-
-def add_joint_parser(subparsers) -> dict:
-    """Adds ``pretrain-joint`` to ``subparsers``; returns {name: handler}."""
-    p = subparsers.add_parser("pretrain-joint", help="baseline: one encoder trained with A2C on "
-                              "every pool game at once (one head per game)")
-    p.add_argument("config", help="experiment YAML, e.g. configs/minatar.yaml")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--steps-per-game", type=_positive_int, default=None, metavar="N",
-                   help="agent steps per pool game (default: meta.meta_steps × "
-                   "meta.meta_batch_size × meta.steps_per_task / len(meta.pool), rounded up: "
-                   "the same total environment steps as meta-training with this config)")
-    p.add_argument("--seed", type=int, default=None, metavar="S",
-                   help="seed (default: the config's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. inner.num_envs=8")
-    p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint "
-                   "(refused if the seed, pool, env or inner settings differ; --steps-per-game "
-                   "may grow); without a checkpoint it starts afresh")
-    p.add_argument("--report-every", type=_positive_int, default=100, metavar="N",
-                   help="updates between console progress lines (default 100)")
-    p.add_argument("--checkpoint-minutes", type=float, default=5.0, metavar="M",
-                   help="wall-clock minutes between checkpoints (default 5)")
-    return {"pretrain-joint": cmd_pretrain_joint}
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
 
 
 def default_steps_per_game(cfg: ExperimentConfig) -> int:
@@ -90,38 +54,6 @@ def _read_checkpoint(out: Path, settings: dict, resume: bool) -> dict | None:
         raise ArtifactError(f"cannot resume {out}: its settings differ from this command's:\n"
                             + "\n".join(f"  - {p}" for p in problems))
     return checkpoint
-
-
-def cmd_pretrain_joint(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.overrides)
-    seed = cfg.seed if args.seed is None else args.seed
-    steps = args.steps_per_game or default_steps_per_game(cfg)
-    print(f"joint pretraining on {len(cfg.meta.pool)} games, {steps:,} steps each "
-          f"({'--steps-per-game' if args.steps_per_game else 'as many as meta-training'}), "
-          f"seed {seed}; outputs in {args.out}")
-    stop: list[str] = []
-
-    def request_stop(signum, _frame) -> None:  # stop after this update; a second signal: at once
-        stop.append(signal.Signals(signum).name)
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-
-    handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        summary = run_joint(cfg, args.out, steps_per_game=steps, seed=seed, resume=args.resume,
-                            report_every=args.report_every,
-                            checkpoint_seconds=60 * args.checkpoint_minutes,
-                            should_stop=lambda: bool(stop))
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    if stop:
-        print(f"\n{stop[0]}: stopped at {summary['steps_per_game']:,} steps per game, checkpoint "
-              f"in {args.out}; run the same command with --resume to continue", file=sys.stderr)
-        return 130
-    print(f"done: {summary['steps_per_game']:,} steps per game in {summary['seconds']:.0f} s; "
-          f"encoder in {Path(args.out) / 'init' / 'encoder.pt'}")
-    return 0
 
 
 def run_joint(cfg: ExperimentConfig, out: str | Path, *, steps_per_game: int, seed: int,
