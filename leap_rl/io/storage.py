@@ -12,12 +12,15 @@ Object stores have no rename: a whole object is written in one upload, and an ob
 an object only once its upload completed (PutObject, or CompleteMultipartUpload for a large one),
 so a reader sees the old object or the new one, never part of one (see ``artifacts.atomic_write``).
 Credentials and endpoints come from the environment, as for Ray (``AWS_*``, e.g.
-``AWS_ENDPOINT_URL`` for an S3-compatible server; ``GOOGLE_APPLICATION_CREDENTIALS``).
+``AWS_ENDPOINT_URL`` for an S3-compatible server; ``GOOGLE_APPLICATION_CREDENTIALS``). For a
+GCS emulator, ``STORAGE_EMULATOR_HOST`` (e.g. ``http://127.0.0.1:9023``, the variable Google's
+own client libraries read) sends ``gs://`` to that endpoint without credentials.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -53,7 +56,7 @@ class RemotePath:
         import pyarrow.fs
 
         try:
-            fs, path = pyarrow.fs.FileSystem.from_uri(uri)
+            fs, path = _gcs_emulator(uri) or pyarrow.fs.FileSystem.from_uri(uri)
         except (OSError, ValueError) as err:
             raise StorageError(f"{uri}: cannot open ({_first_line(err)})") from None
         return cls(fs, uri.partition("://")[0].lower(), path)
@@ -103,12 +106,15 @@ class RemotePath:
         return False
 
     def iterdir(self) -> list[RemotePath]:
-        """The entries directly under this directory (none where it does not exist)."""
+        """The entries directly under this directory (none where it does not exist), found from
+        a recursive listing: a "directory" written object by object is only a prefix, which not
+        every store (GCS emulators) reports in a one-level listing."""
         import pyarrow.fs
 
-        selector = pyarrow.fs.FileSelector(self.path, recursive=False, allow_not_found=True)
+        selector = pyarrow.fs.FileSelector(self.path, recursive=True, allow_not_found=True)
         infos = self._call(lambda: self.fs.get_file_info(selector))
-        return [RemotePath(self.fs, self.scheme, info.path) for info in infos]
+        names = {info.path[len(self.path) + 1:].split("/", 1)[0] for info in infos}
+        return [self / name for name in sorted(names) if name]
 
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Object stores have no directories (a key's prefix is one): nothing is created, but a
@@ -134,7 +140,9 @@ class RemotePath:
         if mode != "rb":
             raise ValueError(f"{self}: objects are written whole (write_bytes), not opened "
                              f"with mode {mode!r}")
-        return self._call(lambda: self.fs.open_input_file(self.path))
+        # A sequential stream (one GET), not a random-access file: readers here read from start
+        # to end, and ranged reads are what S3/GCS emulators support least.
+        return self._call(lambda: self.fs.open_input_stream(self.path))
 
     def write_bytes(self, data: bytes) -> int:
         """One upload of the whole object: it appears complete or not at all."""
@@ -154,7 +162,20 @@ class RemotePath:
         self._call(lambda: self.fs.delete_file(self.path))
 
     def rmtree(self) -> None:
-        self._call(lambda: self.fs.delete_dir(self.path))
+        """Deletes every object under this prefix, then what directory markers remain. Object by
+        object, because a prefix written object by object has no markers for pyarrow's
+        delete_dir to remove (GCS and its emulators answer 404 and stop half way)."""
+        import pyarrow.fs
+
+        def delete() -> None:
+            selector = pyarrow.fs.FileSelector(self.path, recursive=True, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                if info.type == pyarrow.fs.FileType.File:
+                    self.fs.delete_file(info.path)
+            if self.fs.get_file_info(self.path).type != pyarrow.fs.FileType.NotFound:
+                self.fs.delete_dir(self.path)  # the markers left (an S3 prefix keeps some)
+
+        self._call(delete)
 
     def _call(self, action):
         """Runs a pyarrow call; its errors become OSErrors that name this URI in one line."""
@@ -167,6 +188,24 @@ class RemotePath:
 
 
 RunPath = Path | RemotePath
+
+
+def _gcs_emulator(uri: str):
+    """``(filesystem, path)`` for a ``gs://`` URI when ``STORAGE_EMULATOR_HOST`` names a GCS
+    emulator (anonymous, over its scheme), else None (the URI goes to pyarrow as it is)."""
+    host = os.environ.get("STORAGE_EMULATOR_HOST")
+    scheme, _, path = uri.partition("://")
+    if not host or scheme.lower() not in ("gs", "gcs"):
+        return None
+    import datetime
+
+    import pyarrow.fs
+
+    web, sep, endpoint = host.partition("://")
+    fs = pyarrow.fs.GcsFileSystem(anonymous=True, endpoint_override=endpoint if sep else web,
+                                  scheme=web if sep else "http",
+                                  retry_time_limit=datetime.timedelta(seconds=5))
+    return fs, path.rstrip("/")
 
 
 class StorageError(OSError):

@@ -1,4 +1,5 @@
-"""A run directory in a bucket (``--out s3://…``), against a local S3-compatible server (moto):
+"""A run directory in a bucket (``--out s3://…`` or ``gs://…``), against a local S3-compatible
+server (moto) and a local GCS emulator (every test runs on both, the ``bucket`` fixture):
 checkpoints written in one upload and verified on load (a damaged object is skipped), ``evaluate
 --init`` and ``train-task --init`` read an encoder.pt there, and ``leap-rl train``'s checks
 before Ray (a run already there, ``--force``, ``--resume``, a missing bucket) work on it as on a
@@ -26,25 +27,13 @@ SMOKE = str(Path(__file__).parents[2] / "configs" / "smoke.yaml")
 
 
 
-def keys(uri: str) -> list[str]:
-    """Every object under ``uri``, relative to it (what the bucket really holds), but for the
-    empty "directory" markers (keys ending in /) pyarrow leaves when it deletes a directory's
-    last file."""
-    import boto3
-
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return sorted(o["Key"][len(prefix):].lstrip("/") for o in listing.get("Contents", [])
-                  if not o["Key"].endswith("/"))
-
-
-def test_checkpoints_in_a_bucket_are_kept_pruned_and_verified(s3_bucket):
-    directory = location(f"{s3_bucket}/run/checkpoints")
+def test_checkpoints_in_a_bucket_are_kept_pruned_and_verified(bucket, bucket_keys):
+    directory = location(f"{bucket}/run/checkpoints")
     assert isinstance(directory, RemotePath)
     for step in (1, 2, 3):
         save_checkpoint(directory, step, {"meta_optimizer": {"x": torch.full((64,), step)}},
                         keep=2)
-    assert keys(f"{s3_bucket}/run") == ["checkpoints/ckpt-000002.pt",
+    assert bucket_keys(f"{bucket}/run") == ["checkpoints/ckpt-000002.pt",
                                         "checkpoints/ckpt-000003.pt"]
     assert [p.name for p in list_checkpoints(directory)] == ["ckpt-000002.pt", "ckpt-000003.pt"]
     newest = directory / "ckpt-000003.pt"
@@ -61,19 +50,19 @@ def test_checkpoints_in_a_bucket_are_kept_pruned_and_verified(s3_bucket):
     assert "ckpt-000003.pt is unreadable" in said[0]
 
 
-def test_an_object_is_written_in_one_upload(s3_bucket, monkeypatch):
+def test_an_object_is_written_in_one_upload(bucket, monkeypatch):
     """atomic_save hands the store the whole object once: never a partial object to read."""
     uploads = []
     original = RemotePath.write_bytes
     monkeypatch.setattr(RemotePath, "write_bytes",
                         lambda self, data: uploads.append(str(self)) or original(self, data))
-    atomic_save({"w": torch.arange(10)}, f"{s3_bucket}/a/x.pt")
-    assert uploads == [f"{s3_bucket}/a/x.pt"]
-    assert torch.equal(verified_load(f"{s3_bucket}/a/x.pt")["w"], torch.arange(10))
+    atomic_save({"w": torch.arange(10)}, f"{bucket}/a/x.pt")
+    assert uploads == [f"{bucket}/a/x.pt"]
+    assert torch.equal(verified_load(f"{bucket}/a/x.pt")["w"], torch.arange(10))
 
 
-def test_evaluate_and_train_task_read_an_init_in_a_bucket(s3_bucket, tmp_path):
-    uri = f"{s3_bucket}/run/init/encoder.pt"
+def test_evaluate_and_train_task_read_an_init_in_a_bucket(bucket, tmp_path):
+    uri = f"{bucket}/run/init/encoder.pt"
     params = {"conv.weight": torch.randn(4, 3)}
     save_init(uri, params, architecture="mlp", observation_shape=(4,), meta_step=5)
     record = load_init(uri)
@@ -83,8 +72,8 @@ def test_evaluate_and_train_task_read_an_init_in_a_bucket(s3_bucket, tmp_path):
                       observation_shape=(4,), meta_step=5)
     assert sha256(uri) == sha256(local)  # evaluate --resume compares inits by this hash
     assert parse_init(uri) == parse_init(f"leap={uri}") == ("leap", uri)  # evaluate --init
-    with pytest.raises(Exception, match=f"{s3_bucket}/run/init/missing.pt: no such file"):
-        load_init(f"{s3_bucket}/run/init/missing.pt")
+    with pytest.raises(Exception, match=f"{bucket}/run/init/missing.pt: no such file"):
+        load_init(f"{bucket}/run/init/missing.pt")
 
 
 def remote_run(uri: str, completed: int = 3) -> None:
@@ -97,14 +86,14 @@ def remote_run(uri: str, completed: int = 3) -> None:
     save_checkpoint(run / "checkpoints", completed, {"meta_optimizer": {}}, keep=3)
 
 
-def test_train_checks_a_run_in_a_bucket_before_ray(s3_bucket, no_ray, capsys):
-    uri = f"{s3_bucket}/run"
+def test_train_checks_a_run_in_a_bucket_before_ray(bucket, bucket_keys, no_ray, capsys):
+    uri = f"{bucket}/run"
     remote_run(uri)
-    before = keys(uri)
+    before = bucket_keys(uri)
     assert main(["train", SMOKE, "--out", uri]) == 2  # never into another run
     err = capsys.readouterr().err
     assert f"--out {uri} already holds a run" in err and f"--resume {uri}" in err
-    assert keys(uri) == before
+    assert bucket_keys(uri) == before
     assert main(["train", "--resume", uri, "--set", "meta.meta_steps=4", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"resume {uri} after meta-step 3" in out and "1,234 agent steps" in out
@@ -119,12 +108,13 @@ def test_train_checks_a_run_in_a_bucket_before_ray(s3_bucket, no_ray, capsys):
     assert '"set": {"meta.meta_steps": 4}' in location(uri + "/overrides.jsonl").read_text()
     with pytest.raises(no_ray):
         main(["train", SMOKE, "--out", uri, "--force"])
-    assert keys(uri) == []  # --force deleted the old run's objects before Ray
+    assert bucket_keys(uri) == []  # --force deleted the old run's objects before Ray
     assert "--force: deleting the previous run in" in capsys.readouterr().out
 
 
-def test_a_missing_bucket_is_one_line_before_ray(s3_bucket, no_ray, capsys):
-    assert main(["train", SMOKE, "--out", "s3://no-such-bucket-here/run"]) == 2
+def test_a_missing_bucket_is_one_line_before_ray(bucket, no_ray, capsys):
+    scheme = bucket.partition("://")[0]
+    assert main(["train", SMOKE, "--out", f"{scheme}://no-such-bucket-here/run"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("leap-rl: error: s3://no-such-bucket-here/run: the bucket")
+    assert err.startswith(f"leap-rl: error: {scheme}://no-such-bucket-here/run: the bucket")
     assert len(err.strip().splitlines()) == 1

@@ -1,4 +1,4 @@
-"""A meta-training run whose directory is a bucket (``--out s3://…``), on a local S3-compatible
+"""A meta-training run whose directory is a bucket (``--out s3://…`` or ``gs://…``), on a local S3-compatible
 server (moto), outlives the machine that ran it: nothing of it stays on local disk, TensorBoard
 reads its events in the bucket, and a resume from the bucket alone continues it. The same run is
 tracked (``--track``) in W&B's offline mode, whose run file must hold every TensorBoard point.
@@ -100,6 +100,10 @@ def scalar_events(run: str) -> dict[str, list[tuple[int, float]]]:
     """tag → (step, value) of every point TensorBoard shows, read by TensorBoard from ``run``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    if run.startswith("gs://"):  # TensorBoard reads gs:// through gcsfs, which caches listings
+        import gcsfs
+
+        gcsfs.GCSFileSystem.clear_instance_cache()
     events = EventAccumulator(f"{run}/tensorboard")
     events.Reload()
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
@@ -133,8 +137,8 @@ def isolated(tmp_path, monkeypatch):
 
 
 def test_a_tracked_run_in_a_bucket_keeps_nothing_local_and_resumes_from_the_bucket(
-        ray_local, s3_bucket, isolated):
-    uri, quiet = f"{s3_bucket}/runs/minatar", open(os.devnull, "w")
+        ray_local, bucket, isolated):
+    uri, quiet = f"{bucket}/runs/minatar", open(os.devnull, "w")
     sink = WandbSink.start(config(2), location(uri), "leap-rl-test")
     MetaTrainer(config(2), uri, stream=quiet, sinks=[sink]).run()
 
