@@ -44,7 +44,14 @@ class Job:
 
 
 class Launcher(Protocol):
-    """Where jobs run."""
+    """Where jobs run.
+
+    ``discard`` and ``cancel`` may have to kill what a job runs on (it may hang), so a job must
+    run where such a kill reaches nothing else: an actor of its own while it runs, never a Ray
+    task, whose worker process Ray hands to the next task as soon as the last one ends (a kill
+    sent after a job reported its failure then lands on that next job: issue 20). What each
+    launcher's kills may hit: docs/reliability.md, "What a kill may hit".
+    """
 
     def has_room(self) -> bool: """Whether a job can be launched now."""
     def launch(self, job: Job) -> Any: """Starts the job; returns its streaming generator."""

@@ -7,11 +7,12 @@ environments, the action sampler and the heads; only the encoder's starting weig
 from its ``encoder.pt`` vs a fresh seeded one), so methods compare paired by seed. The paper uses
 ten seeds per game; the default here is three.
 
-Each run is one Ray task (a streaming generator) requesting ``workers.num_cpus``/``num_gpus``,
-as meta-training's workers do; the driver keeps as many in flight as the cluster fits, in the
-order given, streams their episodes back, hands each finished run to ``on_finish`` (which
-persists it: :mod:`leap_rl.evaluation.experiment`), prints a line per finished run with k/N and
-an ETA, and never calls ``ray.init`` itself (the CLI or the caller does).
+Each run is a streaming generator on a host actor requesting ``workers.num_cpus``/``num_gpus``,
+as meta-training's workers do (a host whose run failed is killed, never reused: ``_RunHosts``);
+the driver keeps as many in flight as the cluster fits, in the order given, streams their
+episodes back, hands each finished run to ``on_finish`` (which persists it:
+:mod:`leap_rl.evaluation.experiment`), prints a line per finished run with k/N and an ETA, and
+never calls ``ray.init`` itself (the CLI or the caller does).
 """
 
 from __future__ import annotations
@@ -94,16 +95,36 @@ def cluster_slots(cfg: ExperimentConfig, runs: int) -> int:
     return max(1, min(runs, fit)) if fit > 0 else runs
 
 
-class _TaskSlots:
-    """Where evaluation runs go (a scheduler Launcher): one Ray task each, as many in flight
-    as the cluster's slots."""
+class _RunHost:
+    """An evaluation run's process: a Ray actor that trains one run at a time."""
+
+    def run(self, spec: RunSpec, init: Mapping[str, torch.Tensor] | None, cfg: dict,
+            num_threads: int) -> Iterator[EpisodeReport]:
+        yield from train_run(spec, init, cfg, num_threads)
+
+
+class _RunHosts:
+    """Where evaluation runs go (a scheduler Launcher): host actors, one run at a time each, as
+    many runs in flight as the cluster's slots.
+
+    Why actors, not Ray tasks: a run that fails, falls silent or is interrupted must be stopped,
+    at worst by killing its process, and Ray hands a finished task's worker process straight to
+    the next task of the same kind. Until issue 20 a failed run's task was force-cancelled
+    (``ray.cancel(force=True)``) after it had reported its failure, and the kill often landed on
+    the run that had moved into that process. An actor's process runs that actor alone, and a
+    host gets its next run only after its last one's stream ended; a host whose run failed in
+    any way (raised, died, silent) or is interrupted is killed and never used again, so
+    ``ray.kill`` reaches the run it is meant for and nothing else. A failure costs one new
+    process (as the force kill did); a failed run never lends its process to another.
+    """
 
     def __init__(self, cfg: ExperimentConfig, init_refs: Mapping[str, Any], slots: int) -> None:
         self.cfg, self.init_refs, self.slots, self.in_flight = cfg, init_refs, slots, 0
         self.config = cfg.model_dump(mode="json")
+        self.idle: list = []  # hosts whose last run's stream ended
         w = cfg.workers
-        self.task = ray.remote(train_run).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
-                                                  num_returns="streaming", max_retries=0)
+        self.host = ray.remote(_RunHost).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
+                                                 max_restarts=0, max_task_retries=0)
 
     def has_room(self) -> bool:
         return self.in_flight < self.slots
@@ -111,24 +132,32 @@ class _TaskSlots:
     def launch(self, job: Job):
         spec = job.payload.spec
         init = None if spec.method == RANDOM else self.init_refs[spec.method]
+        job.handle = self.idle.pop(0) if self.idle else self.host.remote()
         self.in_flight += 1
-        return self.task.remote(spec, init, self.config, self.cfg.workers.threads)
+        return job.handle.run.options(num_returns="streaming").remote(
+            spec, init, self.config, self.cfg.workers.threads)
 
     def release(self, job: Job) -> None:
         self.in_flight -= 1
+        self.idle.append(job.handle)
 
     def discard(self, job: Job, started: bool) -> None:
         self.in_flight -= 1
-        ray.cancel(job.stream, force=True)
+        ray.kill(job.handle, no_restart=True)
 
     def cancel(self, job: Job) -> None:
-        ray.cancel(job.stream, force=True)
+        ray.kill(job.handle, no_restart=True)
 
     def started(self, job: Job) -> bool:
-        return True  # a Ray task has no host of its own to wait for
+        return True  # startup_timeout_s covers a host's placement and start
 
     def exhausted(self) -> bool:
         return False
+
+    def shutdown(self) -> None:
+        for host in self.idle:
+            ray.kill(host, no_restart=True)
+        self.idle.clear()
 
 
 class EvaluationRuns:
@@ -145,15 +174,18 @@ class EvaluationRuns:
         self.stream, self.interval, self.done_before = stream, interval, done_before
         self.results = [RunResult(s) for s in specs]
         self.slots = cluster_slots(cfg, len(specs))
-        self.launcher = _TaskSlots(cfg, init_refs, self.slots)
+        self.launcher = _RunHosts(cfg, init_refs, self.slots)
         self.done, self._last_print = 0, time.monotonic()
         self.started = time.monotonic()
 
     def run(self) -> list[RunResult]:
         """Returns once every run completed or failed; cancels the rest on an error."""
         self.started = time.monotonic()
-        StreamScheduler(self.cfg.workers, self.launcher, self, tick=self._progress).run(
-            self.results)
+        try:
+            StreamScheduler(self.cfg.workers, self.launcher, self, tick=self._progress).run(
+                self.results)
+        finally:
+            self.launcher.shutdown()
         return self.results
 
     # The scheduler's Handler interface.
