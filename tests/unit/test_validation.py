@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -133,6 +134,17 @@ def test_history_keeps_the_best_counts_patience_and_reloads(tmp_path):
 
 
 # The config.
+
+def test_the_commented_minatar_example_is_a_valid_in_pool_validation(tmp_path):
+    text = (Path(__file__).parents[2] / "configs" / "minatar.yaml").read_text()
+    block = text.split("# validation:\n")[1]
+    uncommented = "validation:\n" + "\n".join(line[2:] for line in block.splitlines())
+    path = tmp_path / "minatar.yaml"
+    path.write_text(text + "\n" + uncommented + "\n")
+    v = load_config(path).validation
+    assert v.in_pool and v.games == ["MinAtar/Asterix", "MinAtar/Seaquest"]
+    assert not set(v.games) & {"MinAtar/Breakout", "MinAtar/SpaceInvaders"}  # the held-out games
+
 
 def test_validation_is_off_by_default_and_documented():
     cfg = load_config(None)
