@@ -25,6 +25,7 @@ from leap_rl.core.options import (
     Metric,
 )
 from leap_rl.io.storage import location
+from leap_rl.validation.config import ValidationConfig, problems_with
 
 
 class ConfigError(ValueError):
@@ -210,6 +211,8 @@ class ExperimentConfig(_Section):
     run: RunConfig = Field(default_factory=RunConfig, description="Checkpoints and outputs.")
     rllib: RLlibConfig = Field(default_factory=RLlibConfig, description="The RLlib backend's "
                                "settings (inner.backend: rllib).")
+    validation: ValidationConfig = Field(default_factory=ValidationConfig, description="Meta-"
+                                         "validation during training (off by default).")
 
     @model_validator(mode="after")
     def _encoder_fits_games(self) -> ExperimentConfig:
@@ -233,6 +236,26 @@ class ExperimentConfig(_Section):
         return self
 
 
+def baseline_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The config of the random-θ⁰ baseline runs: ``cfg`` with ``validation.baseline``'s dotted
+    overrides applied (docs/design.md, "Meta-validation"). Raises ValueError naming each bad
+    key, one per line."""
+    data = cfg.model_dump(mode="json")
+    data["validation"] = {}  # the baseline's own config validates nothing further
+    problems = []
+    for key, value in cfg.validation.baseline.items():
+        try:
+            _set_dotted(data, str(key), value)
+        except ValueError as err:
+            problems.append(f"validation.baseline.{key}: {err}")
+    if not problems:
+        try:
+            return ExperimentConfig.model_validate(data)
+        except ValidationError as err:
+            problems = [f"validation.baseline: {_describe(e)}" for e in err.errors()]
+    raise ValueError("\n".join(problems))
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> ExperimentConfig:
     """Reads ``path`` (YAML; None = all defaults), applies ``key.sub=value`` overrides, validates.
 
@@ -254,7 +277,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ex
     except ValidationError as err:
         raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
     _check_backend(cfg, source)
+    _check_validation(cfg, source)
     return cfg
+
+
+def _check_validation(cfg: ExperimentConfig, source: str) -> None:
+    """The validation section against the rest of the run: games disjoint from the pool (or
+    in-pool seeds disjoint from the tasks'), sync mode, baseline overrides that make a config."""
+    v = cfg.validation
+    problems = problems_with(v, cfg.meta.pool, cfg.seed, cfg.meta.meta_steps,
+                             cfg.meta.meta_batch_size, cfg.inner.num_envs)
+    if v.enabled and cfg.meta.mode == "async":
+        problems.append("validation.games: validation runs in meta.mode: sync only (the "
+                        "asynchronous mode has no slot for it yet)")
+    if v.enabled and v.baseline:
+        try:
+            baseline_config(cfg)
+        except ValueError as err:
+            problems.extend(str(err).splitlines())
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def _check_backend(cfg: ExperimentConfig, source: str) -> None:
@@ -286,17 +328,23 @@ def _apply_override(data: dict[str, Any], item: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ValueError("expected key=value, e.g. leap.metric=length")
-    *parents, leaf = key.strip().split(".")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ValueError(f"cannot parse the value: {err}") from None
+    _set_dotted(data, key.strip(), value)
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Sets ``a.b.c`` in nested ``data`` to ``value``, creating sections on the way."""
+    *parents, leaf = key.split(".")
     node = data
     for part in parents:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise ValueError(f"'{part}' is not a section")
         node = child
-    try:
-        node[leaf] = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise ValueError(f"cannot parse the value: {err}") from None
+    node[leaf] = value
 
 
 def _describe(error: dict[str, Any]) -> str:

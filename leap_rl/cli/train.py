@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_address(parser)
     parser.add_argument("--resume", default=None, metavar="DIR",
                         help="continue the run in DIR from its latest good checkpoint, with its "
-                        "own config.yaml; --set may change only meta.meta_steps, workers.* and "
-                        "run.* (recorded in DIR/overrides.jsonl)")
+                        "own config.yaml; --set may change only meta.meta_steps, workers.*, run.* "
+                        "and validation.patience/every/cache_dir (recorded in "
+                        "DIR/overrides.jsonl)")
     parser.add_argument("--resume-if-exists", action="store_true", help="with --out DIR: "
                         "resume DIR if it holds a run (as --resume DIR), else start a new run "
                         "there; for jobs that are submitted again after a stop")

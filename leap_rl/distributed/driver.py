@@ -28,7 +28,9 @@ from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
 from leap_rl.distributed.scheduler import StreamScheduler
+from leap_rl.distributed.validating import Validator
 from leap_rl.envs import make_vector_env
+from leap_rl.core import seeds
 from leap_rl.core.meta_optimizer import MetaOptimizer
 from leap_rl.io.storage import RemotePath, location
 
@@ -45,8 +47,8 @@ def sample_games(cfg: ExperimentConfig, meta_step: int) -> list[str]:
 
 
 def task_seed(cfg: ExperimentConfig, meta_step: int, task: int) -> int:
-    """A distinct, reproducible seed per (run seed, meta-step, task)."""
-    return int(np.random.SeedSequence([cfg.seed, meta_step, task]).generate_state(1)[0] >> 1)
+    """A distinct, reproducible seed per (run seed, meta-step, task) (:mod:`leap_rl.core.seeds`)."""
+    return seeds.task_seed(cfg.seed, meta_step, task)
 
 
 def initial_init(cfg: ExperimentConfig) -> tuple[dict[str, torch.Tensor], tuple[int, ...]]:
@@ -87,16 +89,22 @@ class MetaTrainer:
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
         self.start = self.bad_in_a_row = self.log_step = 0
         self.owed: dict = {}  # async: what the checkpoint's meta-steps do not hold (redo, next)
-        if resume:
-            self._restore(lambda message: print(message, file=stream, flush=True))
+        state = self._restore(lambda message: print(message, file=stream, flush=True)) \
+            if resume else None
         self.log = RunLog(self.out, cfg, stream, resume_after=self.start, step_after=self.log_step,
                           sinks=sinks)
+        self.validator = None  # meta-validation (docs/design.md, "Meta-validation"), when asked
+        if cfg.validation.enabled:
+            self.validator = Validator(cfg, self.out, self.observation_shape, self.log.say,
+                                       self.log.scalars)
+            self.validator.restore(self.start, state)
 
-    def _restore(self, say) -> None:
+    def _restore(self, say) -> dict | None:
+        """Loads the latest usable checkpoint (None: there is none); returns its state."""
         state = load_latest(self.out / "checkpoints", say)
         if state is None:
             say(f"no usable checkpoint in {self.out / 'checkpoints'}: starting afresh")
-            return
+            return None
         self.meta.load_state_dict(state["meta_optimizer"])
         self.start = int(state["meta_step"])
         self.bad_in_a_row = int(state.get("bad_in_a_row", 0))
@@ -107,6 +115,7 @@ class MetaTrainer:
         redo = (f"; {len(self.owed['redo'])} task(s) not in it (in flight) are redone"
                 if self.owed.get("redo") else "")
         say(f"resumed after meta-step {self.start} from {self.out / 'checkpoints'}{redo}")
+        return state
 
     def run(self) -> dict:
         """All remaining meta-steps; returns a summary. Workers are stopped on any exit."""
@@ -124,15 +133,29 @@ class MetaTrainer:
             if asynchronous:
                 last = self._run_async(pool)
             else:
-                for m in range(self.start, cfg.meta.meta_steps):
-                    last = self._meta_step(m, pool)
-                    if self._checkpoint_due(m + 1):
-                        self._checkpoint(m + 1)
+                last = self._run_sync(pool)
         finally:
             pool.shutdown()
             self.log.close()
         return {"meta_steps": cfg.meta.meta_steps, "out": str(self.out),
                 "init": str(self.out / "init" / "encoder.pt"), **last}
+
+    def _run_sync(self, pool: WorkerPool) -> dict:
+        """The remaining meta-steps, each followed by its validation when one is due; stops
+        early when validation's patience runs out."""
+        last: dict = {}
+        for m in range(self.start, self.cfg.meta.meta_steps):
+            if self.validator is not None and self.validator.exhausted:
+                self.log.say("validation.patience had run out before the resume: nothing to do")
+                return {**last, "stopped_early": True}
+            last = self._meta_step(m, pool)
+            stop = (self.validator is not None and self.validator.due(m + 1)
+                    and self.validator.validate(m + 1, self.meta.init, pool))
+            if self._checkpoint_due(m + 1) or stop:
+                self._checkpoint(m + 1)
+            if stop:
+                return {**last, "stopped_early": True, "meta_steps_done": m + 1}
+        return last
 
     def _meta_step(self, m: int, pool: WorkerPool) -> dict:
         cfg, start = self.cfg, time.monotonic()
@@ -209,7 +232,8 @@ class MetaTrainer:
                  "log_step": self.log.step,
                  "config": self.cfg.model_dump(mode="json"),
                  "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed},
-                 **({} if owed is None else {"async": owed})}
+                 **({} if owed is None else {"async": owed}),
+                 **({} if self.validator is None else {"validation": self.validator.state()})}
         save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)
         save_init(self.out / "init" / "encoder.pt", self.meta.init,
                   architecture=self.cfg.inner.encoder, observation_shape=self.observation_shape,

@@ -35,7 +35,19 @@ def describe_plan(cfg: ExperimentConfig, out: str, address: str | None) -> str:
         f"{meta.learning_rate:g}",
         f"estimated:         {env_steps:,} env steps{_frames(cfg, env_steps)}",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _validation(cfg))
+
+
+def _validation(cfg: ExperimentConfig) -> list[str]:
+    """The validation line, when validation is on: what each costs, and the baseline once."""
+    v = cfg.validation
+    if not v.enabled:
+        return []
+    per = len(v.games) * v.seeds * v.steps
+    count = cfg.meta.meta_steps // v.every
+    return [f"validation:        {', '.join(v.games)}{' (in-pool)' if v.in_pool else ''} × "
+            f"{v.seeds} seeds × {v.steps:,} steps after every {v.every} meta-step(s): "
+            f"{count} × {per:,} env steps from θ⁰, and {per:,} from a random θ⁰ unless cached"]
 
 
 def _frames(cfg: ExperimentConfig, env_steps: int) -> str:

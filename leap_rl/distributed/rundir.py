@@ -31,8 +31,11 @@ LABEL = "start:             "  # aligned with describe_plan's lines
 # (never below the meta-steps done); the workers keys place and stream the same tasks (num_cpus
 # also sets a worker's thread count and flush_every how a task's sum is chunked: float rounding at
 # most), and failure_policy, max_task_retries and min_tasks_per_meta_step act only when tasks
-# fail; the run keys set checkpointing and when to give up.
+# fail; the run keys set checkpointing and when to give up. Of the validation keys, patience
+# (when to give up), every (when to look) and cache_dir (where the baseline runs are kept) change
+# what the run reports, never θ⁰.
 SAFE_ON_RESUME = frozenset({
+    "validation.patience", "validation.every", "validation.cache_dir",
     "meta.meta_steps", "workers.num_workers", "workers.num_cpus", "workers.num_gpus",
     "workers.flush_every", "workers.failure_policy", "workers.max_task_retries",
     "workers.min_tasks_per_meta_step", "workers.task_timeout_s", "workers.startup_timeout_s",
@@ -149,8 +152,9 @@ def _plan_resume(run: RunPath, config: str | None, overrides: list[str]) -> RunS
     if problems:
         raise RunDirectoryError(
             f"--resume {run} continues with the run's own config.yaml; only meta.meta_steps, "
-            "workers.* and run.* may change (--set, or CONFIG); other settings need a new run "
-            "(--out):\n" + "\n".join(f"  - {p}" for p in problems))
+            "workers.*, run.* and validation.patience/every/cache_dir may change (--set, or "
+            "CONFIG); other settings need a new run (--out):\n"
+            + "\n".join(f"  - {p}" for p in problems))
     return RunStart(cfg, run, resume=True, completed=completed, changes=changes)
 
 

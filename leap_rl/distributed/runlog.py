@@ -115,6 +115,12 @@ class RunLog:
             self._scalars({tag: sum(returns[step]) / len(returns[step])}, x)
             self._last[tag] = x
 
+    def scalars(self, values: Mapping[str, float]) -> None:
+        """More scalars at the end of the last meta-step (e.g. a validation's), flushed."""
+        self._scalars(values, self.step)
+        for sink in self.sinks:
+            sink.flush()
+
     def _scalars(self, values: Mapping[str, float], step: int) -> None:
         for sink in self.sinks:
             sink.scalars(values, step)

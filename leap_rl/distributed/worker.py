@@ -10,6 +10,7 @@ import torch
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.protocol import Assignment, Chunk
+from leap_rl.validation import runs
 
 
 class TaskWorker:
@@ -32,6 +33,12 @@ class TaskWorker:
             yield Chunk(meta_step=assignment.meta_step, task=assignment.task, seq=seq,
                         attempt=assignment.attempt, progress=progress, node_id=self.node_id,
                         pid=os.getpid())
+
+    def validate(self, run: runs.ValidationRun, init: Mapping[str, torch.Tensor] | None,
+                 cfg: dict) -> Iterator[dict]:
+        """One meta-validation run (:mod:`leap_rl.validation.runs`) with ``cfg`` (the run's
+        config, or the random-θ⁰ baseline's), streaming its episodes."""
+        yield from runs.train(run, init, ExperimentConfig.model_validate(cfg))
 
 
 def start_worker(cfg: ExperimentConfig, runner):
