@@ -24,6 +24,7 @@ from leap_rl.core.options import (
     DEFAULT_STABILIZER,
     Metric,
 )
+from leap_rl.core.plasticity_options import HealthConfig, RemediesConfig
 from leap_rl.io.storage import location
 
 
@@ -210,6 +211,10 @@ class ExperimentConfig(_Section):
     run: RunConfig = Field(default_factory=RunConfig, description="Checkpoints and outputs.")
     rllib: RLlibConfig = Field(default_factory=RLlibConfig, description="The RLlib backend's "
                                "settings (inner.backend: rllib).")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="θ⁰ health measured "
+                                 "every meta-step (init/… tags).")
+    remedies: RemediesConfig = Field(default_factory=RemediesConfig, description="Plasticity "
+                                     "remedies on θ⁰ between meta-steps (all off by default).")
 
     @model_validator(mode="after")
     def _encoder_fits_games(self) -> ExperimentConfig:
