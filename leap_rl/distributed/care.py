@@ -10,6 +10,7 @@ remedy off, θ⁰ is never written here: the health measures only read it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -96,10 +97,13 @@ class InitCare:
         due = lambda every: every > 0 and done % every == 0  # noqa: E731
         pool_scores = None
         if due(h.every):
+            started = time.perf_counter()
             scores = {name: self.scores(init, frames) for name, frames in self.frames.items()}
             pool_scores = scores.get("pool")
             scalars.update(self.health_scalars(init, scores))
             histograms = {f"init/params/{k.removeprefix(PREFIX)}": v for k, v in init.items()}
+            # Its own cost, frames gathered on the first call included (docs/benchmarks.md).
+            scalars["init/health_seconds"] = time.perf_counter() - started
         if due(r.redo_every):
             if pool_scores is None:
                 pool_scores = self.scores(init, self.frames["pool"])

@@ -90,7 +90,7 @@ def test_health_tags_are_finite_and_named(tmp_path):
     scalars, histograms = care.after_update(0, meta, init, False)
     expected = {f"init/dormant_share/pool/{layer}/tau={tau}" for layer in ("conv", "fc")
                 for tau in ("0", "0.025")} | {f"init/{kind}/{layer}" for kind in ("rms", "distance")
-                                            for layer in ("conv", "fc")}
+                                            for layer in ("conv", "fc")} | {"init/health_seconds"}
     assert set(scalars) == expected
     assert all(math.isfinite(v) for v in scalars.values())
     assert scalars["init/distance/fc"] > 0
