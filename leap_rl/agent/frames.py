@@ -8,6 +8,7 @@ the driver holds instead of receiving them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,8 +21,8 @@ from leap_rl.io.artifacts import ArtifactError, atomic_save, verified_load
 from leap_rl.io.storage import RunPath
 
 FRAMES_FORMAT = "leap-rl/health-frames"
-ENVS = 8      # environments played at once
-STRIDE = 8    # agent steps between two kept frames of one environment: later frames, less alike
+ENVS = 4      # environments played at once (an Atari vector env's start costs more than its steps)
+STRIDE = 4    # agent steps between two kept frames of one environment: later frames, less alike
 
 FrameSets = dict[str, dict[str, Tensor]]
 
@@ -29,6 +30,16 @@ FrameSets = dict[str, dict[str, Tensor]]
 def frame_seed(run_seed: int, game: str) -> int:
     """The seed of ``game``'s frames in a run seeded ``run_seed`` (stable across processes)."""
     return int(np.random.SeedSequence([run_seed, *game.encode()]).generate_state(1)[0] >> 1)
+
+
+def cached_frames(game: str, settings: Mapping[str, Any], count: int, seed: int) -> Tensor:
+    """:func:`gather_frames`, kept per process: a worker that trains a game again reuses them."""
+    return _cached(game, tuple(sorted(settings.items())), count, seed)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(game: str, settings: tuple, count: int, seed: int) -> Tensor:
+    return gather_frames(game, dict(settings), count, seed)
 
 
 def gather_frames(game: str, settings: Mapping[str, Any], count: int, seed: int) -> Tensor:

@@ -68,13 +68,13 @@ def final_health(model: torch.nn.Module, game: str, cfg: ExperimentConfig) -> di
     driver's frames of that game: same settings and seed give the same frames), as
     ``final_dormant/<layer>/tau=<τ>`` stats of the task's last chunk; {} when
     ``health.final_encoders`` or ``health.every`` is off."""
-    from leap_rl.agent.frames import frame_seed, gather_frames
+    from leap_rl.agent.frames import cached_frames, frame_seed
     from leap_rl.agent.health import dormant_share, layer_scores
 
     h = cfg.health
     if not (h.final_encoders and h.every > 0):
         return {}
-    frames = gather_frames(game, cfg.env.settings_for(game) if is_atari_game(game)
+    frames = cached_frames(game, cfg.env.settings_for(game) if is_atari_game(game)
                            or is_minatar_name(game) else {}, h.frames_per_game,
                            frame_seed(cfg.seed, game))
     encoder = model.encoder
