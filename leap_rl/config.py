@@ -24,6 +24,7 @@ from leap_rl.core.options import (
     DEFAULT_STABILIZER,
     Metric,
 )
+from leap_rl.core.plasticity_options import HealthConfig, RemediesConfig
 from leap_rl.io.storage import location
 from leap_rl.validation.config import ValidationConfig, problems_with
 
@@ -213,6 +214,10 @@ class ExperimentConfig(_Section):
                                "settings (inner.backend: rllib).")
     validation: ValidationConfig = Field(default_factory=ValidationConfig, description="Meta-"
                                          "validation during training (off by default).")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="θ⁰ health measured "
+                                 "every meta-step (init/… tags).")
+    remedies: RemediesConfig = Field(default_factory=RemediesConfig, description="Plasticity "
+                                     "remedies on θ⁰ between meta-steps (all off by default).")
 
     @model_validator(mode="after")
     def _encoder_fits_games(self) -> ExperimentConfig:

@@ -29,19 +29,22 @@ class A2CTask:
 
     def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
                  cfg: ExperimentConfig) -> Iterator[Progress]:
-        from leap_rl.backends.a2c_task import build_learner  # torch + gym: only in the worker
+        # torch + gym: only in the worker
+        from leap_rl.backends.a2c_task import build_learner, final_health
 
         acc = self.accumulator(cfg)
         learner = build_learner(assignment.game, cfg, seed=assignment.seed, init=init,
                                 accumulator=acc, env_threads=cfg.workers.threads)
         try:
             for report in learner.train(assignment.steps, cfg.workers.flush_every):
+                final = learner.agent_steps >= assignment.steps
+                # The final encoder's dormant shares ride on the last chunk (issue 25).
+                health = final_health(learner.model, assignment.game, cfg) if final else {}
                 yield Progress(
                     gradient={k: v.cpu() for k, v in acc.flush().items()},
                     agent_steps=report.agent_steps,
                     episodes=[(report.agent_steps, r, n) for r, n in report.episodes],
-                    stats=acc.stats(),
-                    final=learner.agent_steps >= assignment.steps)
+                    stats={**acc.stats(), **health}, final=final)
         finally:
             learner.close()
 

@@ -63,6 +63,26 @@ def make_accumulator(cfg: ExperimentConfig) -> LeapAccumulator:
                            stabilizer=cfg.leap.stabilizer)
 
 
+def final_health(model: torch.nn.Module, game: str, cfg: ExperimentConfig) -> dict[str, float]:
+    """The τ-dormant shares of a task's final encoder on its own game's health frames (the
+    driver's frames of that game: same settings and seed give the same frames), as
+    ``final_dormant/<layer>/tau=<τ>`` stats of the task's last chunk; {} when
+    ``health.final_encoders`` or ``health.every`` is off."""
+    from leap_rl.agent.frames import cached_frames, frame_seed
+    from leap_rl.agent.health import dormant_share, layer_scores
+
+    h = cfg.health
+    if not (h.final_encoders and h.every > 0):
+        return {}
+    frames = cached_frames(game, cfg.env.settings_for(game) if is_atari_game(game)
+                           or is_minatar_name(game) else {}, h.frames_per_game,
+                           frame_seed(cfg.seed, game))
+    encoder = model.encoder
+    scores = layer_scores(encoder, frames.to(next(encoder.parameters()).device))
+    return {f"final_dormant/{layer}/tau={tau:g}": share for tau in h.taus
+            for layer, share in dormant_share(scores, tau).items()}
+
+
 def read_init(path: str | Path, cfg: ExperimentConfig) -> dict[str, torch.Tensor]:
     """θ⁰ from an ``encoder.pt``, checked against the architecture the config builds."""
     record = load_init(path)

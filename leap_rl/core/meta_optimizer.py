@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 import torch
 
+from leap_rl.core.remedies import reset_entries
+
 
 class MetaOptimizer:
     """θ⁰ (named tensors) plus the Adam state that moves it."""
@@ -63,6 +65,32 @@ class MetaOptimizer:
         update_norm = math.sqrt(sum(float((p.detach() - before[k]).double().square().sum())
                                     for k, p in self._params.items()))
         return {"grad_norm": grad_norm, "update_norm": update_norm, "skipped": False}
+
+    def moments(self) -> dict[str, list[torch.Tensor]]:
+        """Adam's first and second moments per θ⁰ key (copies; zeros before the first step)."""
+        out = {}
+        for k, p in self._params.items():
+            state = self._adam.state.get(p, {})
+            out[k] = [state[m].detach().clone() if m in state else torch.zeros_like(p.detach())
+                      for m in ("exp_avg", "exp_avg_sq")]
+        return out
+
+    def replace(self, init: Mapping[str, torch.Tensor],
+                moments: Mapping[str, list[torch.Tensor]] | None = None) -> None:
+        """Sets θ⁰ (and, where given and Adam has state, its moments) to new values, e.g. a
+        remedy's (:mod:`leap_rl.core.remedies`); the step count stays."""
+        with torch.no_grad():
+            for k, p in self._params.items():
+                p.copy_(init[k])
+                state = self._adam.state.get(p)
+                if moments is not None and state:
+                    state["exp_avg"].copy_(moments[k][0])
+                    state["exp_avg_sq"].copy_(moments[k][1])
+
+    def reset_moments(self, changed: Mapping[str, torch.Tensor]) -> None:
+        """Adam's moments set to 0 at the entries ``changed[key]`` marks (ReDo, Sokar et al.
+        2023: a recycled weight starts without the history of the weight it replaces)."""
+        self.replace(self.init, reset_entries(self.moments(), changed))
 
     def state_dict(self) -> dict:
         """θ⁰, Adam state and step count: everything needed to continue bit for bit."""

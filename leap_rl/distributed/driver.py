@@ -22,6 +22,7 @@ from leap_rl.agent import build_actor_critic, meta_parameters
 from leap_rl.io.artifacts import save_init
 from leap_rl.backends.base import backend_for
 from leap_rl.config import ExperimentConfig
+from leap_rl.distributed.care import InitCare, final_dormant_scalars
 from leap_rl.distributed.asyncrun import AsyncPool, AsyncRun, Batch
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
@@ -87,6 +88,7 @@ class MetaTrainer:
         self.runner = runner or backend_for(cfg).task_runner()
         init, self.observation_shape = initial_init(cfg)
         self.meta = MetaOptimizer(init, lr=cfg.meta.learning_rate, betas=cfg.meta.betas)
+        self.care = InitCare(cfg, self.out, self.observation_shape, init)  # health, remedies
         self.start = self.bad_in_a_row = self.log_step = 0
         self.owed: dict = {}  # async: what the checkpoint's meta-steps do not hold (redo, next)
         state = self._restore(lambda message: print(message, file=stream, flush=True)) \
@@ -206,10 +208,10 @@ class MetaTrainer:
     def _update(self, m: int, agg, records, seconds: float, extra=None) -> dict:
         """θ⁰'s step on meta-step ``m``'s mean meta-gradient, by the rules of a bad meta-step;
         logs it. ``agg`` and ``records``: a synchronous meta-step's or an asynchronous batch's."""
-        cfg = self.cfg
+        cfg, before = self.cfg, self.meta.init
         total, n = agg.mean_gradient()
         if n >= cfg.workers.min_tasks_per_meta_step:
-            update = self.meta.step(total, n)
+            update = self.meta.step(self.care.gradient(total, n, before), n)
             problem = "the mean meta-gradient is not finite" if update["skipped"] else None
         else:
             update = {"grad_norm": float("nan"), "update_norm": 0.0, "skipped": True}
@@ -217,8 +219,13 @@ class MetaTrainer:
             problem = (f"only {n} task(s) contributed, fewer than workers.min_tasks_per_meta_step="
                        f"{cfg.workers.min_tasks_per_meta_step}" + (f" ({failures})" if failures else ""))
         self.bad_in_a_row = self.bad_in_a_row + 1 if problem else 0
+        health, histograms = self.care.after_update(m, self.meta, before, update["skipped"])
+        finals = final_dormant_scalars([(r.assignment.game, agg.tasks[r.assignment.task].stats)
+                                        for r in records])
         scalars = self.log.meta_step(m, agg, records, update, seconds,
-                                     bad_in_a_row=self.bad_in_a_row, extra=extra)
+                                     bad_in_a_row=self.bad_in_a_row,
+                                     extra={**(extra or {}), **health, **finals},
+                                     histograms=histograms)
         if problem:
             self.log.say(f"meta-step {m + 1} skipped, θ⁰ unchanged: {problem}")
         if self.bad_in_a_row >= cfg.run.max_consecutive_bad_meta_steps:

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import yaml
 
@@ -53,6 +53,11 @@ class TensorBoardSink:
     def scalars(self, values: Mapping[str, float], step: int) -> None:
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
+
+    def histograms(self, values: Mapping[str, Any], step: int) -> None:
+        """Histograms of tensors (θ⁰ per parameter, :mod:`leap_rl.distributed.care`)."""
+        for tag, value in values.items():
+            self.writer.add_histogram(tag, value, step)
 
     def flush(self) -> None:
         self.writer.flush()
@@ -127,9 +132,11 @@ class RunLog:
 
     def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
                   update: dict, seconds: float, bad_in_a_row: int = 0,
-                  extra: Mapping[str, float] | None = None) -> dict:
+                  extra: Mapping[str, float] | None = None,
+                  histograms: Mapping[str, Any] | None = None) -> dict:
         """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console
-        (``extra``: more scalars, e.g. an asynchronous meta-step's staleness)."""
+        (``extra``: more scalars, e.g. an asynchronous meta-step's staleness or θ⁰'s health;
+        ``histograms``: tensors for the sinks that draw histograms, TensorBoard's)."""
         self._progress.clear()
         rows = [self._task_row(meta_step, agg, r) for r in records]
         append_text(self.out / "tasks.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
@@ -153,6 +160,8 @@ class RunLog:
         self.step += max(steps, 1)
         self._scalars(scalars, self.step)
         for sink in self.sinks:
+            if histograms and hasattr(sink, "histograms"):
+                sink.histograms(histograms, self.step)
             sink.flush()
         total = self.cfg.meta.meta_steps
         bar = "#" * round(20 * (meta_step + 1) / total)

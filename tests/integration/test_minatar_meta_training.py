@@ -14,7 +14,7 @@ from leap_rl.io.artifacts import load_init
 from leap_rl.cli import main
 from leap_rl.config import load_config
 from leap_rl.distributed.driver import MetaTrainer, initial_init
-from leap_rl.distributed.runlog import read_tasks
+from leap_rl.distributed.runlog import read_scalars, read_tasks
 from leap_rl.envs import MINATAR_HELD_OUT, MINATAR_POOL
 
 pytestmark = pytest.mark.integration
@@ -33,6 +33,7 @@ def test_minatar_meta_training_then_a_held_out_task(ray_local, tmp_path):
     for r in records:
         assert r["status"] == "completed" and r["steps"] == 1600 and r["chunks_received"] >= 2
         assert r["d1"] > 0 and r["final_return"] is not None  # MinAtar episodes are short
+    check_health_tags(tmp_path / "run")
     learned = load_init(summary["init"])
     assert learned["architecture"] == "minatar" and tuple(learned["observation_shape"]) == (10, 10, 10)
     start, _ = initial_init(cfg)
@@ -54,3 +55,26 @@ def test_minatar_meta_training_then_a_held_out_task(ray_local, tmp_path):
     final = load_init(out / "final_encoder.pt")
     assert final["architecture"] == "minatar" and final["parameters"].keys() == start.keys()
     assert torch.isfinite(torch.cat([v.flatten() for v in final["parameters"].values()])).all()
+
+
+def check_health_tags(run: Path) -> None:
+    """θ⁰'s health every meta-step (issue 25): init/ tags, finite; θ⁰ histograms; each pool
+    game's final-encoder dormant share; the frames kept in the run directory."""
+    import math
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars = read_scalars(run)
+    for layer in ("conv", "fc"):
+        for tag in (f"init/dormant_share/pool/{layer}/tau=0",
+                    f"init/dormant_share/pool/{layer}/tau=0.025",
+                    f"init/rms/{layer}", f"init/distance/{layer}"):
+            assert len(scalars[tag]) == 2 and all(math.isfinite(v) for v in scalars[tag]), tag
+        for game in MINATAR_POOL:
+            values = scalars[f"games/{game}/final_dormant_share/{layer}/tau=0"]
+            assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
+    assert scalars["init/distance/fc"][1] > 0
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert "init/params/fc.weight" in events.Tags()["histograms"]
+    assert (run / "health_frames.pt").is_file()
