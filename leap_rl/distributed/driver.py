@@ -56,7 +56,8 @@ def initial_init(cfg: ExperimentConfig) -> tuple[dict[str, torch.Tensor], tuple[
     shape = tuple(probe.single_observation_space.shape)
     probe.close()
     torch.manual_seed(cfg.seed)
-    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1)
+    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1,
+                               layer_norm=cfg.inner.layer_norm)
     params = meta_parameters(model, cfg.inner.meta_parameters)
     return {k: v.detach().clone() for k, v in params.items()}, shape
 
@@ -212,5 +213,6 @@ class MetaTrainer:
                  **({} if owed is None else {"async": owed})}
         save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)
         save_init(self.out / "init" / "encoder.pt", self.meta.init,
-                  architecture=self.cfg.inner.encoder, observation_shape=self.observation_shape,
+                  architecture=self.cfg.inner.architecture,
+                  observation_shape=self.observation_shape,
                   meta_step=completed, extra={"run": self.cfg.name, "pool": self.cfg.meta.pool})
