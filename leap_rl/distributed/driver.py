@@ -185,7 +185,7 @@ class MetaTrainer:
         """θ⁰'s step on meta-step ``m``'s mean meta-gradient, by the rules of a bad meta-step;
         logs it. ``agg`` and ``records``: a synchronous meta-step's or an asynchronous batch's."""
         cfg = self.cfg
-        total, n = agg.mean_gradient()
+        total, n = agg.mean_gradient(cfg.meta.balance)
         if n >= cfg.workers.min_tasks_per_meta_step:
             update = self.meta.step(total, n)
             problem = "the mean meta-gradient is not finite" if update["skipped"] else None
