@@ -116,6 +116,12 @@ class MetaConfig(_Section):
                                            "once from the newest θ⁰, and θ⁰ takes one Adam step "
                                            "per meta_batch_size tasks that end "
                                            "(docs/design.md, 'Asynchronous meta-training').")
+    balance: Literal["none", "norm", "path_length"] = Field(
+        "none", description="Per-task balancing of the meta-gradient before the mean over the "
+        "meta-batch (docs/design.md, 'Balancing the tasks of a meta-step'), so that no game "
+        "steers θ⁰ alone: none = Σ_τ Gτ (algorithm 1 of the paper); norm = each Gτ scaled to the "
+        "mean of the tasks' norms; path_length = each Gτ divided by its path length d₁ (times "
+        "the tasks' mean d₁). Off (none): θ⁰ is exactly the paper's update.")
     max_staleness: int = Field(4, ge=0, description="async only: a task's contribution is "
                                "dropped if θ⁰ took more than this many meta-steps between its "
                                "start and its end (its staleness).")

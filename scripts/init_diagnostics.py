@@ -36,7 +36,8 @@ def frames(game: str, cfg, steps: int, seed: int) -> torch.Tensor:
 
 
 def describe(name: str, params: dict, cfg, shape, observations: dict) -> list[str]:
-    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1)
+    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1,
+                               layer_norm=cfg.inner.layer_norm)
     load_encoder(model, params)
     rms = "  ".join(f"{k.removeprefix('encoder.')} {float(v.pow(2).mean().sqrt()):.3f}"
                     for k, v in params.items())

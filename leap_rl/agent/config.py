@@ -63,6 +63,15 @@ class A2CConfig(BaseModel):
         description="Encoder: Mnih et al. (2013) conv net (paper, app. F), the MinAtar paper's "
         "net (Young & Tian 2019: conv 16x3x3, fc 128) for MinAtar games, or an MLP for vector obs.",
     )
+    layer_norm: bool = Field(
+        False,
+        description="Normalize each encoder layer's pre-activations before its nonlinearity "
+        "(Lyle et al. 2024, 'Normalization and effective learning rates in reinforcement "
+        "learning'; docs/design.md): conv layers over channels and positions with a gain and "
+        "bias per channel, fc layers over units. Their gains and biases are encoder parameters "
+        "(meta-learned, part of θ⁰). Off (default): the paper's network, unchanged. A2C "
+        "backend only.",
+    )
     meta_parameters: list[str] = Field(
         default_factory=lambda: ["encoder."],
         min_length=1,
@@ -74,6 +83,12 @@ class A2CConfig(BaseModel):
         "(a2c) or an RLlib algorithm on RLlib's new API stack with the same encoder (rllib; see "
         "the rllib section, leap_rl/rllib).",
     )
+
+    @property
+    def architecture(self) -> str:
+        """What an ``encoder.pt`` records as its architecture (io.artifacts.save_init): the
+        encoder's name, with ``+layer_norm`` when the norm layers (and their θ⁰ entries) are in."""
+        return f"{self.encoder}+layer_norm" if self.layer_norm else self.encoder
 
     @field_validator("backend")
     @classmethod

@@ -4,6 +4,14 @@ The Atari network is the one of Mnih et al. (2013) as used by Flennerhag et al. 
 appendix F: "estimating both value function and policy through linear layers connected to the
 final output of a shared convolutional network". Leap meta-learns the encoder only; the heads
 are sized to each game's action set and re-initialized for every task.
+
+``layer_norm=True`` (``inner.layer_norm``) normalizes each layer's pre-activations before its
+nonlinearity (Lyle et al. 2024, "Normalization and effective learning rates in reinforcement
+learning"; docs/design.md, "LayerNorm in the encoder"): a conv layer's over all its channels and
+positions with one gain and bias per channel (``GroupNorm(1, C)``), an fc layer's over its
+units (``LayerNorm``). The norm layers are encoder parameters, so Leap meta-learns them. They are
+created after the layers of the plain net and draw no random numbers, so with it off the network
+and its state_dict are exactly the plain net's, and with it on the conv/fc weights are the same.
 """
 
 from __future__ import annotations
@@ -32,6 +40,15 @@ def _conv_out(size: int, kernel: int, stride: int) -> int:
     return (size - kernel) // stride + 1
 
 
+def _norm(layer_norm: bool, features: int, conv: bool) -> nn.Module:
+    """The normalization of one layer's pre-activations, or the identity (no parameters)."""
+    if not layer_norm:
+        return nn.Identity()
+    # GroupNorm with one group = LayerNorm over (C, H, W), with a gain and bias per channel
+    # (a channel is a conv layer's unit) rather than per channel and position.
+    return nn.GroupNorm(1, features) if conv else nn.LayerNorm(features)
+
+
 class Nature2013Encoder(nn.Module):
     """Mnih et al. (2013) torso: conv 16x8x8/4, ReLU, conv 32x4x4/2, ReLU, fc 256, ReLU.
 
@@ -40,20 +57,24 @@ class Nature2013Encoder(nn.Module):
 
     output_dim = 256
 
-    def __init__(self, in_channels: int = 3, input_hw: tuple[int, int] = (84, 84)) -> None:
+    def __init__(self, in_channels: int = 3, input_hw: tuple[int, int] = (84, 84),
+                 layer_norm: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=8, stride=4)
         self.conv2 = nn.Conv2d(16, 32, kernel_size=4, stride=2)
         h = _conv_out(_conv_out(input_hw[0], 8, 4), 4, 2)
         w = _conv_out(_conv_out(input_hw[1], 8, 4), 4, 2)
         self.fc = nn.Linear(32 * h * w, self.output_dim)
+        self.norm1 = _norm(layer_norm, 16, conv=True)
+        self.norm2 = _norm(layer_norm, 32, conv=True)
+        self.fc_norm = _norm(layer_norm, self.output_dim, conv=False)
 
     def forward(self, obs: Tensor) -> Tensor:
         # Scaling lives here so rollout buffers stay uint8 (4x less memory and copy traffic).
         x = obs.float() / 255.0
-        x = torch.relu(self.conv1(x))
-        x = torch.relu(self.conv2(x))
-        return torch.relu(self.fc(x.flatten(1)))
+        x = torch.relu(self.norm1(self.conv1(x)))
+        x = torch.relu(self.norm2(self.conv2(x)))
+        return torch.relu(self.fc_norm(self.fc(x.flatten(1))))
 
 
 class MinAtarEncoder(nn.Module):
@@ -64,29 +85,34 @@ class MinAtarEncoder(nn.Module):
 
     output_dim = 128
 
-    def __init__(self, in_channels: int = 10, input_hw: tuple[int, int] = (10, 10)) -> None:
+    def __init__(self, in_channels: int = 10, input_hw: tuple[int, int] = (10, 10),
+                 layer_norm: bool = False) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, 16, kernel_size=3, stride=1)
         h, w = _conv_out(input_hw[0], 3, 1), _conv_out(input_hw[1], 3, 1)
         self.fc = nn.Linear(16 * h * w, self.output_dim)
+        self.conv_norm = _norm(layer_norm, 16, conv=True)
+        self.fc_norm = _norm(layer_norm, self.output_dim, conv=False)
 
     def forward(self, obs: Tensor) -> Tensor:
-        x = torch.relu(self.conv(obs.float()))  # already 0/1: no scaling
-        return torch.relu(self.fc(x.flatten(1)))
+        x = torch.relu(self.conv_norm(self.conv(obs.float())))  # already 0/1: no scaling
+        return torch.relu(self.fc_norm(self.fc(x.flatten(1))))
 
 
 class MLPEncoder(nn.Module):
     """Two tanh hidden layers for vector observations (CartPole); not part of the paper."""
 
-    def __init__(self, obs_dim: int, hidden: int = 64) -> None:
+    def __init__(self, obs_dim: int, hidden: int = 64, layer_norm: bool = False) -> None:
         super().__init__()
         self.output_dim = hidden
         self.fc1 = nn.Linear(obs_dim, hidden)
         self.fc2 = nn.Linear(hidden, hidden)
+        self.norm1 = _norm(layer_norm, hidden, conv=False)
+        self.norm2 = _norm(layer_norm, hidden, conv=False)
 
     def forward(self, obs: Tensor) -> Tensor:
         x = obs.float().flatten(1)
-        return torch.tanh(self.fc2(torch.tanh(self.fc1(x))))
+        return torch.tanh(self.norm2(self.fc2(torch.tanh(self.norm1(self.fc1(x))))))
 
 
 class ActorCritic(nn.Module):
@@ -107,24 +133,26 @@ class ActorCritic(nn.Module):
 
 
 def build_actor_critic(
-    cfg_encoder_name: str, observation_shape: Sequence[int], num_actions: int
+    cfg_encoder_name: str, observation_shape: Sequence[int], num_actions: int,
+    layer_norm: bool = False,
 ) -> ActorCritic:
     """Build the actor-critic for one env's single observation shape and action count.
 
     "nature2013" and "minatar" expect channels-first images (C, H, W); "mlp" flattens any
-    vector shape.
+    vector shape. ``layer_norm``: the encoder's norm layers (``inner.layer_norm``).
     """
     shape = tuple(int(s) for s in observation_shape)
     if cfg_encoder_name in ("nature2013", "minatar"):
         if len(shape) != 3:
             raise ValueError(f"{cfg_encoder_name} needs (C, H, W) observations, got shape {shape}")
         conv = Nature2013Encoder if cfg_encoder_name == "nature2013" else MinAtarEncoder
-        encoder: nn.Module = conv(shape[0], input_hw=(shape[1], shape[2]))
+        encoder: nn.Module = conv(shape[0], input_hw=(shape[1], shape[2]),
+                                  layer_norm=layer_norm)
     elif cfg_encoder_name == "mlp":
         obs_dim = 1
         for s in shape:
             obs_dim *= s
-        encoder = MLPEncoder(obs_dim)
+        encoder = MLPEncoder(obs_dim, layer_norm=layer_norm)
     else:
         raise ValueError(f"unknown encoder {cfg_encoder_name!r}; expected 'nature2013', 'minatar' or 'mlp'")
     return ActorCritic(encoder, num_actions)

@@ -60,7 +60,7 @@ class A2CBackend:
     def describe(self, cfg: ExperimentConfig) -> str:
         inner = cfg.inner
         return (f"A2C (the paper's), RMSProp lr {inner.learning_rate:g}, "
-                f"encoder {inner.encoder}, device {inner.device}")
+                f"encoder {inner.architecture}, device {inner.device}")
 
     def task_runner(self) -> A2CTask:
         return A2CTask()

@@ -50,7 +50,7 @@ def build_learner(game: str, cfg: ExperimentConfig, *, seed: int,
     envs = [make_vector_env(game, size, seed=seed + k * size, **env_kwargs) for k in range(groups)]
     torch.manual_seed(seed)  # a random encoder, when no init is given, is seeded too
     model = build_actor_critic(cfg.inner.encoder, envs[0].single_observation_space.shape,
-                               int(envs[0].single_action_space.n))
+                               int(envs[0].single_action_space.n), layer_norm=cfg.inner.layer_norm)
     if init is not None:
         load_encoder(model, init)
     reset_heads(model, seed)
@@ -86,9 +86,11 @@ def final_health(model: torch.nn.Module, game: str, cfg: ExperimentConfig) -> di
 def read_init(path: str | Path, cfg: ExperimentConfig) -> dict[str, torch.Tensor]:
     """θ⁰ from an ``encoder.pt``, checked against the architecture the config builds."""
     record = load_init(path)
-    if record["architecture"] != cfg.inner.encoder:
+    if record["architecture"] != cfg.inner.architecture:
+        # "minatar+layer_norm" vs "minatar": θ⁰ has (or lacks) the norm layers' parameters.
         raise ArtifactError(f"{path}: an initialization of a {record['architecture']!r} encoder, "
-                            f"but the config builds {cfg.inner.encoder!r} (inner.encoder)")
+                            f"but the config builds {cfg.inner.architecture!r} (inner.encoder, "
+                            f"inner.layer_norm)")
     shape = tuple(record["observation_shape"])
     if cfg.inner.encoder == "nature2013":
         channels, keys = (1 if cfg.env.grayscale else 3) * cfg.env.frame_stack, \
@@ -180,7 +182,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
         norm = sum(float(v.double().square().sum()) for v in gradient.values()) ** 0.5
         summary["leap"] = {**stats, "meta_gradient_norm": norm, "metric": cfg.leap.metric}
     save_init(out / "final_encoder.pt", encoder_state(learner.model),
-              architecture=cfg.inner.encoder,
+              architecture=cfg.inner.architecture,
               observation_shape=tuple(learner.envs[0].single_observation_space.shape))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

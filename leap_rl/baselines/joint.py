@@ -116,7 +116,8 @@ class JointPretrainer:
         with torch.random.fork_rng(devices=[]):  # the encoder init of train-task --seed seed
             torch.manual_seed(seed)
             models = [build_actor_critic(inner.encoder, self.observation_shape,
-                                         int(e.single_action_space.n)) for e in envs]
+                                         int(e.single_action_space.n),
+                                         layer_norm=inner.layer_norm) for e in envs]
         self.encoder = models[0].encoder
         for k, model in enumerate(models):
             model.encoder = self.encoder

@@ -149,7 +149,7 @@ def _finish(out: Path, cfg: ExperimentConfig, trainer, seconds: float, target: i
                "init": str(out / "init" / "encoder.pt")}
     if trainer.steps_per_game >= target:
         save_init(out / "init" / "encoder.pt", encoder_state(games[0].model),
-                  architecture=cfg.inner.encoder, observation_shape=trainer.observation_shape,
+                  architecture=cfg.inner.architecture, observation_shape=trainer.observation_shape,
                   extra={k: summary[k] for k in ("method", "games", "seed", "steps_per_game")})
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -7,6 +7,11 @@ replace the failed attempt's; a chunk of any other attempt (one arriving late) i
 that is not retried keeps the prefix it streamed (a prefix of a path is a valid meta-gradient).
 Each task's chunks are summed in place into that task's own buffer and the tasks are added in task
 order at the end, so the result does not depend on the order in which chunks arrived.
+
+``meta.balance`` (default ``none``) scales each task's whole sum Gτ before the tasks are added
+(:func:`balance_weights`; docs/design.md, "Balancing the tasks of a meta-step"). It acts when the
+meta-step closes, on each task's total as counted then (a kept prefix for a lost task), never on a
+chunk, so it leaves the exactly-once bookkeeping as it is.
 """
 
 from __future__ import annotations
@@ -74,6 +79,64 @@ def sum_gradients(tallies: list[TaskTally]) -> dict[str, torch.Tensor]:
     return total
 
 
+def gradient_norm(gradient: dict[str, torch.Tensor]) -> float:
+    """‖G‖ over all named tensors, summed in float64."""
+    return math.sqrt(sum(float(g.double().square().sum()) for g in gradient.values()))
+
+
+def balance_weights(tallies: list[TaskTally], balance: str) -> list[float]:
+    """The factor wτ of each task's Gτ in Σ_τ wτ Gτ (``meta.balance``): wτ = s̄/sτ for a size
+    sτ of the task and s̄ the mean size over the tasks.
+
+    ``none``: wτ = 1. ``norm``: sτ = ‖Gτ‖, so every contribution has the norm s̄, the mean of
+    the tasks' norms. ``path_length``: sτ = d₁τ, the path length of the counted path (a kept
+    prefix's for a lost task), so Gτ is divided by d₁τ. Taking the mean size as the common one
+    keeps Σ wτ sτ = Σ sτ, so ∇F̄ stays on the scale of ``none`` (Adam hardly minds a common
+    factor; meta/grad_norm and a plain gradient step would). A task of size 0 (no step, an
+    all-zero Gτ) keeps weight 1 and counts in no mean.
+    """
+    if balance == "none":
+        return [1.0] * len(tallies)
+    if balance == "norm":
+        sizes = [gradient_norm(t.gradient) for t in tallies]
+    elif balance == "path_length":
+        sizes = [float(t.stats.get("d1", 0.0)) for t in tallies]
+    else:
+        raise ValueError(f"unknown meta.balance {balance!r}; expected none, norm or path_length")
+    positive = [s for s in sizes if s > 0.0]
+    common = sum(positive) / len(positive) if positive else 0.0
+    return [common / s if s > 0.0 else 1.0 for s in sizes]
+
+
+def balanced_sum(tallies: list[TaskTally], balance: str
+                 ) -> tuple[dict[str, torch.Tensor], list[float]]:
+    """(Σ_τ wτ Gτ in the order given, the weights wτ); ``none`` is :func:`sum_gradients` itself."""
+    weights = balance_weights(tallies, balance)
+    if balance == "none":
+        return sum_gradients(tallies), weights
+    total = {k: g.mul(weights[0]) for k, g in tallies[0].gradient.items()}
+    for tally, w in zip(tallies[1:], weights[1:]):
+        for k, g in tally.gradient.items():
+            total[k].add_(g, alpha=w)
+    return total, weights
+
+
+class Applied:
+    """What a meta-step's :meth:`mean_gradient` applied, for tasks.jsonl: the sum Σ wτ Gτ
+    (``total``) and each contributing task's weight (``weights`` by task number)."""
+
+    total: dict[str, torch.Tensor] | None = None
+    weights: dict[int, float] = {}  # replaced, never mutated: instances get their own
+
+    def _apply(self, tasks: list[int], tallies: list[TaskTally], balance: str
+               ) -> tuple[dict[str, torch.Tensor] | None, int]:
+        if not tallies:
+            return None, 0
+        self.total, weights = balanced_sum(tallies, balance)
+        self.weights = dict(zip(tasks, weights))
+        return self.total, len(tallies)
+
+
 class DropCounter:
     """Chunks dropped by reason (``meta/*_chunks``): for a meta-step's aggregator, sync or async.
     The class-level zeros are defaults; each instance counts in its own attributes."""
@@ -88,7 +151,7 @@ class DropCounter:
             setattr(self, name, getattr(self, name) + 1)
 
 
-class MetaStepAggregator(DropCounter):
+class MetaStepAggregator(DropCounter, Applied):
     """Collects one meta-step's chunks; ``mean_gradient`` gives ∇F̄ over contributing tasks."""
 
     def __init__(self, meta_step: int, num_tasks: int) -> None:
@@ -117,9 +180,8 @@ class MetaStepAggregator(DropCounter):
         """Tasks with at least one accepted chunk, in task order."""
         return [i for i, t in enumerate(self.tasks) if t.gradient is not None]
 
-    def mean_gradient(self) -> tuple[dict[str, torch.Tensor] | None, int]:
-        """(Σ_τ Gτ over contributing tasks, their number); the caller divides (Adam step)."""
+    def mean_gradient(self, balance: str = "none") -> tuple[dict[str, torch.Tensor] | None, int]:
+        """(Σ_τ wτ Gτ over contributing tasks, their number); the caller divides (Adam step).
+        wτ = 1 unless ``balance`` (``meta.balance``) says otherwise (:func:`balance_weights`)."""
         tasks = self.contributing
-        if not tasks:
-            return None, 0
-        return sum_gradients([self.tasks[i] for i in tasks]), len(tasks)
+        return self._apply(tasks, [self.tasks[i] for i in tasks], balance)

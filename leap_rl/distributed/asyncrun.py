@@ -25,12 +25,7 @@ from dataclasses import dataclass, field
 import torch
 
 from leap_rl.config import ExperimentConfig
-from leap_rl.distributed.aggregator import (
-    DropCounter,
-    TaskTally,
-    add_to_tally,
-    sum_gradients,
-)
+from leap_rl.distributed.aggregator import Applied, DropCounter, TaskTally, add_to_tally
 from leap_rl.distributed.metastep import TaskRecord, WorkerPool
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.scheduler import Job
@@ -49,7 +44,7 @@ class AsyncPool(WorkerPool):
 
 
 @dataclass
-class Batch(DropCounter):
+class Batch(DropCounter, Applied):
     """The tasks that ended while θ⁰ was at one version: one meta-step, read by RunLog as a
     synchronous meta-step is (``tasks`` by task number, the dropped-chunk counters)."""
 
@@ -58,12 +53,13 @@ class Batch(DropCounter):
     records: list[TaskRecord] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
-    def mean_gradient(self) -> tuple[dict[str, torch.Tensor] | None, int]:
-        """(Σ_τ Gτ over contributing tasks in task-number order, their number)."""
-        tallies = [self.tasks[r.assignment.task] for r in sorted(
-            self.records, key=lambda r: r.assignment.task) if r.status in ("completed", "partial")
-            and self.tasks[r.assignment.task].gradient is not None]
-        return (sum_gradients(tallies), len(tallies)) if tallies else (None, 0)
+    def mean_gradient(self, balance: str = "none") -> tuple[dict[str, torch.Tensor] | None, int]:
+        """(Σ_τ wτ Gτ over contributing tasks in task-number order, their number); wτ as in
+        the synchronous mode (``meta.balance``, aggregator.balance_weights)."""
+        tasks = [r.assignment.task for r in sorted(self.records, key=lambda r: r.assignment.task)
+                 if r.status in ("completed", "partial")
+                 and self.tasks[r.assignment.task].gradient is not None]
+        return self._apply(tasks, [self.tasks[n] for n in tasks], balance)
 
     def scalars(self) -> dict[str, float]:
         """Staleness of the applied contributions, and the tasks dropped as too stale."""

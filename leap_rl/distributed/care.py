@@ -35,7 +35,8 @@ def fresh_init(cfg: ExperimentConfig, shape: Sequence[int], keys: Sequence[str],
     """A new initialization of θ⁰'s parameters, seeded, without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        params = dict(build_actor_critic(cfg.inner.encoder, shape, 1).named_parameters())
+        params = dict(build_actor_critic(cfg.inner.encoder, shape, 1,
+                                         layer_norm=cfg.inner.layer_norm).named_parameters())
     return {k: params[k].detach().clone() for k in keys}
 
 
@@ -50,7 +51,8 @@ class InitCare:
                  frame_games: Mapping[str, Sequence[str]] | None = None) -> None:
         self.cfg, self.out, self.shape = cfg, out, tuple(shape)
         self.start = {k: v.detach().clone() for k, v in start.items()}
-        self.encoder = build_actor_critic(cfg.inner.encoder, self.shape, 1).encoder
+        self.encoder = build_actor_critic(cfg.inner.encoder, self.shape, 1,
+                                          layer_norm=cfg.inner.layer_norm).encoder
         self.layers = encoder_layers(self.encoder)
         self.frame_games = dict(frame_games or {"pool": list(cfg.meta.pool)})
         self._frames: FrameSets | None = None

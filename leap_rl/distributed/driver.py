@@ -59,7 +59,8 @@ def initial_init(cfg: ExperimentConfig) -> tuple[dict[str, torch.Tensor], tuple[
     shape = tuple(probe.single_observation_space.shape)
     probe.close()
     torch.manual_seed(cfg.seed)
-    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1)
+    model = build_actor_critic(cfg.inner.encoder, shape, num_actions=1,
+                               layer_norm=cfg.inner.layer_norm)
     params = meta_parameters(model, cfg.inner.meta_parameters)
     return {k: v.detach().clone() for k, v in params.items()}, shape
 
@@ -209,7 +210,7 @@ class MetaTrainer:
         """θ⁰'s step on meta-step ``m``'s mean meta-gradient, by the rules of a bad meta-step;
         logs it. ``agg`` and ``records``: a synchronous meta-step's or an asynchronous batch's."""
         cfg, before = self.cfg, self.meta.init
-        total, n = agg.mean_gradient()
+        total, n = agg.mean_gradient(cfg.meta.balance)
         if n >= cfg.workers.min_tasks_per_meta_step:
             update = self.meta.step(self.care.gradient(total, n, before), n)
             problem = "the mean meta-gradient is not finite" if update["skipped"] else None
@@ -243,5 +244,6 @@ class MetaTrainer:
                  **({} if self.validator is None else {"validation": self.validator.state()})}
         save_checkpoint(self.out / "checkpoints", completed, state, self.cfg.run.keep_checkpoints)
         save_init(self.out / "init" / "encoder.pt", self.meta.init,
-                  architecture=self.cfg.inner.encoder, observation_shape=self.observation_shape,
+                  architecture=self.cfg.inner.architecture,
+                  observation_shape=self.observation_shape,
                   meta_step=completed, extra={"run": self.cfg.name, "pool": self.cfg.meta.pool})

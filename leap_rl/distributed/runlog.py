@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 import yaml
 
 from leap_rl.config import ExperimentConfig
-from leap_rl.distributed.aggregator import MetaStepAggregator
+from leap_rl.distributed.aggregator import MetaStepAggregator, TaskTally, gradient_norm
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.io.storage import Mirror, RunPath, append_text, location
@@ -183,6 +183,7 @@ class RunLog:
                 "episodes": len(tally.episodes),
                 "final_return": sum(returns) / len(returns) if returns else None,
                 "status": record.status, "attempts": record.attempts, "error": record.error,
+                **_contribution(tally, a.task, agg),
                 # Async: the θ⁰ version the counted attempt started from, and its staleness.
                 **({} if record.staleness is None else
                    {"started_from": a.meta_step, "staleness": record.staleness})}
@@ -190,6 +191,23 @@ class RunLog:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+
+
+def _contribution(tally: TaskTally, task: int, agg: MetaStepAggregator) -> dict:
+    """How a task's meta-gradient Gτ entered θ⁰'s update: its norm ‖Gτ‖, its weight wτ
+    (``meta.balance``; None: not in the update) and its cosine with the applied Σ wτ Gτ.
+    A task's share of ‖∇F̄‖² is wτ‖Gτ‖cos / Σ_τ wτ‖Gτ‖cos (scripts/meta_gradient_shares.py)."""
+    if tally.gradient is None:
+        return {"meta_gradient_norm": None, "balance_weight": None, "meta_gradient_cos": None}
+    norm, total = gradient_norm(tally.gradient), getattr(agg, "total", None)
+    weight = getattr(agg, "weights", {}).get(task)
+    cos = None
+    if weight is not None and total is not None:
+        dot = sum(float(g.double().mul(total[k].double()).sum())
+                  for k, g in tally.gradient.items())
+        scale = norm * gradient_norm(total)
+        cos = dot / scale if scale > 0.0 else 0.0
+    return {"meta_gradient_norm": norm, "balance_weight": weight, "meta_gradient_cos": cos}
 
 
 def _keep_task_rows_before(path: RunPath, meta_steps: int) -> None:

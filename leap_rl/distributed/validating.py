@@ -195,7 +195,8 @@ class Validator:
 
     def _save_best(self, meta_step: int, gain: float | None) -> None:
         save_init(self.out / "init" / "best.pt", self.best_init,
-                  architecture=self.cfg.inner.encoder, observation_shape=self.observation_shape,
+                  architecture=self.cfg.inner.architecture,
+                  observation_shape=self.observation_shape,
                   meta_step=meta_step, extra={"run": self.cfg.name, "validation_gain": gain,
                                               "validation_games": self.v.games})
 

@@ -23,13 +23,17 @@ class RLlibBackend:
     name = "rllib"
 
     def check(self, cfg: ExperimentConfig) -> None:
-        """Atari games only; RLlib itself judges the RLlib settings (imports RLlib)."""
+        """Atari games only, the plain encoder (no ``inner.layer_norm``); RLlib itself judges
+        the RLlib settings (imports RLlib)."""
         from leap_rl.envs import is_minatar_name
         from leap_rl.rllib.settings import check_settings
 
         if any(is_minatar_name(g) for g in cfg.meta.pool):
             raise ValueError("inner.backend: the RLlib backend trains Atari games only; MinAtar "
                              "games use inner.backend: a2c")
+        if cfg.inner.layer_norm:
+            raise ValueError("inner.layer_norm: the RLlib backend builds the plain nature2013 "
+                             "encoder (no norm layers); use inner.backend: a2c for LayerNorm")
         try:
             check_settings(cfg.inner, cfg.rllib)
         except ValueError as err:

@@ -74,7 +74,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
                                "metric": cfg.leap.metric}
         final = encoder_state(algo)
         c = final["encoder.conv1.weight"].shape[1]
-        save_init(out / "final_encoder.pt", final, architecture=cfg.inner.encoder,
+        save_init(out / "final_encoder.pt", final, architecture=cfg.inner.architecture,
                   observation_shape=(c, SIZE, SIZE))
     finally:
         log.close()
