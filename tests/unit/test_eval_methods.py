@@ -190,3 +190,38 @@ def test_scaled_init_is_the_random_runs_encoder_rescaled_and_seeded():
     random_run = encoder_state(build_actor_critic("mlp", (4,), 2))  # as build_learner draws it
     for name, x in random_run.items():
         assert torch.allclose(a[name] / a[name].norm(), x / x.norm(), atol=1e-6)
+
+
+def test_each_run_gets_its_methods_config_and_the_scaled_one_its_rescaled_init(monkeypatch):
+    """Through the runner's launcher and the A2C backend seam, no Ray task started."""
+    from leap_rl.backends import a2c_task
+    from leap_rl.evaluation import runner
+
+    cfg = load_config(None, ["inner.encoder=mlp"])
+    configs = method_configs([parse_init("random@inner.learning_rate=8e-3")], cfg)
+    slots = runner._TaskSlots(cfg, {"sc": "ref-sc", "leap": "ref-leap"}, 4, configs,
+                              {"sc": (4,)})
+    sent = []
+    slots.task = type("Task", (), {"remote": staticmethod(lambda *a: sent.append(a))})
+    for method in ("random", "leap", "sc"):
+        job = type("Job", (), {"payload": runner.RunResult(runner.RunSpec("CartPole-v1", method,
+                                                                            100, 8))})
+        slots.launch(job)
+    rates = [a[2]["inner"]["learning_rate"] for a in sent]
+    assert rates == [8e-3, cfg.inner.learning_rate, cfg.inner.learning_rate]
+    assert [a[1] for a in sent] == [None, "ref-leap", "ref-sc"] and sent[2][4] == (4,)
+
+    seen = []
+
+    def build(game, config, *, seed=None, init=None, **kwargs):
+        seen.append((config.inner.learning_rate, init))
+        raise RuntimeError("built")
+    monkeypatch.setattr(a2c_task, "build_learner", build)
+    theta = {k: v * 2 for k, v in fresh_encoder("mlp", (4,), 7).items()}
+    for args in sent:
+        spec, init = args[0], (theta if args[1] else None)
+        with pytest.raises(RuntimeError, match="built"):
+            list(runner.train_run(spec, init, *args[2:]))
+    assert seen[0] == (8e-3, None) and seen[1][1] is theta
+    assert all(rms(seen[2][1][k]) == pytest.approx(rms(theta[k]), rel=1e-6) for k in theta)
+    assert not torch.equal(seen[2][1]["encoder.fc1.weight"], theta["encoder.fc1.weight"])
