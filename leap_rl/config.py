@@ -8,6 +8,7 @@ the default is the modern standard and the description says so.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -308,6 +309,27 @@ def _check_validation(cfg: ExperimentConfig, source: str) -> None:
             problems.extend(str(err).splitlines())
     if problems:
         raise ConfigError(source, problems)
+
+
+def with_overrides(cfg: ExperimentConfig, overrides: Sequence[str],
+                   source: str = "--set") -> ExperimentConfig:
+    """``cfg`` with ``key.sub=value`` overrides applied and validated as :func:`load_config`
+    validates (e.g. one evaluation method's own ``inner.*`` settings); ConfigError otherwise."""
+    data = cfg.model_dump(mode="json")
+    problems = []
+    for item in overrides:
+        try:
+            _apply_override(data, item)
+        except ValueError as err:
+            problems.append(f"{item}: {err}")
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        new = ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, [_describe(e) for e in err.errors()]) from None
+    _check_backend(new, source)
+    return new
 
 
 def _check_backend(cfg: ExperimentConfig, source: str) -> None:

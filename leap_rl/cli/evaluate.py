@@ -2,7 +2,10 @@
 
 ``--init NAME=PATH`` (repeatable) names each initialization compared against random, e.g.
 ``--init leap=runs/a/init/encoder.pt --init reptile=runs/b/init/encoder.pt``; a bare
-``--init PATH`` is ``leap``. Bad input (config, game, init name or file, output directory, a
+``--init PATH`` is ``leap``; ``NAME=A.pt,B.pt`` gives θ⁰s of several meta-training seeds,
+``NAME=scaled:PATH`` a scale-matched random θ⁰, ``@inner.KEY=VALUE`` a method's own inner
+settings, ``random@inner.KEY=VALUE`` the baseline's (:mod:`leap_rl.evaluation.methods`). Bad
+input (config, game, init name or file, output directory, a
 resume with other settings) raises one of :data:`leap_rl.cli.common.USER_ERRORS` before Ray
 starts.
 """
@@ -10,8 +13,6 @@ starts.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 from pathlib import Path
 
@@ -36,7 +37,10 @@ from leap_rl.envs import (
     is_minatar_name,
     resolve_game,
 )
-from leap_rl.evaluation.stats import RANDOM
+from leap_rl.evaluation.bootstrap import METHODS as CI_METHODS
+from leap_rl.evaluation.methods import add_method, complete, method_configs, parse_init
+
+__all__ = ["parse_init"]  # the --init grammar, here for the CLI's tests and readers
 
 GAME_SETS = {
     "table6": "the paper's evaluation games (table 6)",
@@ -47,42 +51,17 @@ GAME_SETS = {
 }
 
 
-INIT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # safe in curves.csv, file names and TensorBoard tags
-
-
-def parse_init(value: str) -> tuple[str, str]:
-    """One ``--init`` value as (name, path): ``NAME=PATH``, or a bare ``PATH`` named leap (also a
-    path holding "=" in a folder name, e.g. ``runs/lr=1e-3/init/encoder.pt``)."""
-    name, sep, path = value.partition("=")
-    if not sep or "/" in name or os.sep in name:
-        return "leap", value
-    if not name:
-        raise ValueError(f"{value!r}: empty name before '=' (expected NAME=PATH)")
-    if not INIT_NAME.fullmatch(name):
-        raise ValueError(f"{value!r}: a name is letters, digits, '_', '.' and '-' (got {name!r})")
-    if name.lower() == RANDOM:
-        raise ValueError(f"{value!r}: 'random' is the random-initialization baseline every "
-                         "evaluation includes; give this init another name")
-    if not path:
-        raise ValueError(f"{value!r}: no path after '='")
-    return name, path
-
-
 class InitAction(argparse.Action):
-    """Collects ``--init [NAME=]PATH`` into {name: path}; a bad or repeated name is a usage
-    error (exit status 2) at parse time, before anything is read or started."""
+    """Collects ``--init NAME=SOURCE[@inner.KEY=VALUE ...]`` into {name: Method}
+    (:mod:`leap_rl.evaluation.methods`); a bad or repeated name, or an override outside
+    ``inner.*``, is a usage error (exit status 2) at parse time, before anything is read."""
 
     def __call__(self, parser, namespace, value, option_string=None) -> None:
-        inits = dict(getattr(namespace, self.dest) or {})
         try:
-            name, path = parse_init(value)
+            methods = add_method(getattr(namespace, self.dest) or {}, parse_init(value))
         except ValueError as err:
             raise argparse.ArgumentError(self, str(err)) from None
-        if name in inits:
-            raise argparse.ArgumentError(self, f"{value!r}: the name {name!r} is already given "
-                                         f"to {inits[name]} (a bare PATH is named leap)")
-        inits[name] = path
-        setattr(namespace, self.dest, inits)
+        setattr(namespace, self.dest, methods)
 
 
 NAME = "evaluate"
@@ -92,20 +71,31 @@ EXAMPLES = """\
   leap-rl evaluate --init leap=runs/smoke/init/encoder.pt --games Breakout --seeds 2 --steps 5000
   leap-rl evaluate --init leap=runs/a/init/encoder.pt --init reptile=runs/b/init/encoder.pt \\
       --games heldout --config configs/minatar.yaml --seeds 10 --out runs/eval-minatar
-  leap-rl evaluate ... --out runs/eval-minatar --resume    # the same command after an interruption"""
+  leap-rl evaluate ... --out runs/eval-minatar --resume    # the same command after an interruption
+  leap-rl evaluate --init leap=runs/a/init/encoder.pt,runs/b/init/encoder.pt \
+      --init random@inner.learning_rate=8e-3 --init scale=scaled:runs/a/init/encoder.pt \
+      --games heldout --config configs/minatar.yaml --seeds 20 --first-seed 100 --ci bca"""
 
 
 def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--init", dest="inits", action=InitAction, required=True,
-                    metavar="[NAME=]PATH", help="an encoder.pt to evaluate against random "
-                    "init, named NAME (letters, digits, _ . -; not 'random'); repeat it to "
-                    "compare several, e.g. --init leap=A/init/encoder.pt --init reptile=B/... "
-                    "(a bare PATH is named leap)")
+                    metavar="[NAME=]PATH[@inner.KEY=V]", help="an encoder.pt to evaluate "
+                    "against random init, named NAME (letters, digits, _ . -; not 'random'); "
+                    "repeat it to compare several, e.g. --init leap=A/init/encoder.pt --init "
+                    "reptile=B/... (a bare PATH is named leap). NAME=A.pt,B.pt: θ⁰s from several "
+                    "meta-training seeds (hierarchical interval); NAME=scaled:PATH: a random θ⁰ "
+                    "rescaled to PATH's per-tensor RMS; @inner.KEY=V (repeatable): this "
+                    "method's own inner settings; random@inner.KEY=V: the random baseline's")
     ev.add_argument("--games", default="table6", help="comma-separated games (Atari, or a "
                     "gymnasium id such as CartPole-v1 with --set inner.encoder=mlp), or a set: "
                     + "; ".join(f"{k} = {v}" for k, v in GAME_SETS.items()) + " (default: table6)")
     ev.add_argument("--seeds", type=positive_int, default=3, help="seeds per game and method "
-                    "(default 3; the paper uses ten); seed i is the config's seed + i")
+                    "(default 3; the paper uses ten); seed i is --first-seed + i")
+    ev.add_argument("--first-seed", type=non_negative_int, default=None, metavar="N",
+                    help="the first evaluation seed (default: the config's seed), e.g. 100 for "
+                    "seeds never used in meta-training or validation")
+    ev.add_argument("--ci", choices=CI_METHODS, default="percentile", help="bootstrap "
+                    "interval: percentile (default) or bca (bias-corrected and accelerated)")
     ev.add_argument("--steps", type=positive_int, default=100_000,
                     help="agent steps per run (default 100,000)")
     ev.add_argument("--window", type=positive_int, default=100, help="moving-average window in "
@@ -152,18 +142,29 @@ def _game(name: str) -> str:
         raise
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from leap_rl.evaluation import store
     from leap_rl.backends.a2c_task import read_init
 
     cfg = load_config(args.config, args.overrides + backend_override(args))
     games = select_games(args.games, cfg)
-    for path in args.inits.values():
-        read_init(path, cfg)  # a missing or mismatched encoder.pt stops us here
+    methods = complete(args.inits)
+    configs = method_configs(methods, cfg)  # a bad @inner.KEY=VALUE stops us here
+    for m in methods:
+        for member, path in m.member_paths().items():
+            read_init(path, configs.get(member, cfg))  # so does a missing or mismatched file
     out = Path(args.out or f"runs/eval-{cfg.name}")
-    seeds = [cfg.seed + i for i in range(args.seeds)]
+    first = cfg.seed if args.first_seed is None else args.first_seed
+    seeds = [first + i for i in range(args.seeds)]
     # Before Ray: an existing directory without --resume, or with other settings, is refused.
-    store.check_out(out, store.make_settings(args.inits, games, seeds, args.steps, cfg),
+    store.check_out(out, store.make_settings(methods, games, seeds, args.steps, cfg, args.ci),
                     args.resume)
     if args.seeds < 10:
         print(f"note: {args.seeds} seed(s) per game; the paper uses ten (--seeds 10)")
@@ -195,8 +196,9 @@ def _evaluate_on_ray(args: argparse.Namespace, games: list[str], cfg: Experiment
     if started:
         start_ray(args.address)
     try:
-        return run_evaluation(args.inits, games, cfg, out, seeds=args.seeds, steps=args.steps,
-                              window=args.window, resume=args.resume)
+        return run_evaluation(complete(args.inits), games, cfg, out, seeds=args.seeds,
+                              steps=args.steps, window=args.window, resume=args.resume,
+                              first_seed=args.first_seed, ci=args.ci)
     except EvaluationError as err:
         error(str(err))
         return None

@@ -120,8 +120,9 @@ def clean_json(value: Any) -> Any:
 
 
 def render(out: str | Path, *, window: int | None = None, plots: bool = True,
-           stream: TextIO | None = None) -> dict:
-    """Recomputes summary.json, the printed table and the plots from curves.csv alone."""
+           stream: TextIO | None = None, ci: str | None = None) -> dict:
+    """Recomputes summary.json, the printed table and the plots from curves.csv alone
+    (``ci``: percentile or bca; default the evaluation's own, else percentile)."""
     out = Path(out)
     runs, meta = load_runs(out)
     window = window or int(meta["window"])
@@ -129,7 +130,9 @@ def render(out: str | Path, *, window: int | None = None, plots: bool = True,
     inits = settings.get("inits") or {"leap": {"path": meta.get("init")}}
     failed = [f"{r['game']}/{r['method']}/seed {r['seed']}" for r in meta.get("runs", [])
               if r.get("status") != "completed"]
-    summary = clean_json({**summarize(runs, window, settings.get("methods")),
+    ci = ci or settings.get("ci") or "percentile"
+    summary = clean_json({**summarize(runs, window, settings.get("methods"),
+                                      settings.get("groups"), ci),
                           "steps": settings.get("steps"), "inits": inits, "failed": failed})
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(format_table(summary), file=stream, flush=True)
@@ -157,10 +160,12 @@ def format_table(summary: dict) -> str:
     w, methods = summary["window"], summary["methods"]
     mw = max(8, 2 + max(len(m) for m in methods))
     gw = max(14, 2 + max(len(game) for game in summary["games"]))
+    ci = summary.get("bootstrap", {}).get("method", "percentile")
     lines = [(f"{'game':<{gw}}{'method':<{mw}}{'seeds':>5}  {'final ± std':>20}  "
               f"{'AUC ± std':>20}  {'norm.final':>10}  {'norm.AUC':>9}"),
              (f"(final = mean return of the last {w} episodes; AUC = step-weighted mean of the "
-              f"{w}-episode moving average; normalized by the random runs' mean and std)")]
+              f"{w}-episode moving average; normalized by the random runs' mean and std; "
+              f"{ci} intervals)")]
     for game, g in summary["games"].items():
         for m in methods:
             s = g["methods"][m]
@@ -173,6 +178,10 @@ def format_table(summary: dict) -> str:
         for d in (g["differences"][pair_key(a, b)] for a, b in comparisons(methods)):
             lines.append(f"{'':<{gw}}{d['a']} − {d['b']} (n={d['final']['n']}): final "
                          f"{_ci(d['final'])}, AUC {_ci(d['auc'])} (paired bootstrap 95% CI)")
+        for d in g.get("hierarchical", {}).values():
+            lines.append(f"{'':<{gw}}{d['a']} − {d['b']} ({d['final']['meta_seeds']} meta-seeds):"
+                         f" final {_ci(d['final'])}, AUC {_ci(d['auc'])} (hierarchical "
+                         "bootstrap 95% CI: meta-seeds, then seeds)")
     lines += _overall_lines(summary)
     return "\n".join(lines)
 

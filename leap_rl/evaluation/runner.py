@@ -72,15 +72,21 @@ class RunResult:
                 "attempts": self.attempts, "error": self.error}
 
 
-def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict,
-              num_threads: int) -> Iterator[EpisodeReport]:
+def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict, num_threads: int,
+              scaled_shape: Sequence[int] | None = None) -> Iterator[EpisodeReport]:
     """Body of a run's Ray task: the config's backend trains and streams episodes every few s.
 
-    ``init`` is the method's θ⁰ (ignored for random); everything else depends on the seed only.
+    ``init`` is the method's θ⁰ (ignored for random); ``cfg`` the method's config; with
+    ``scaled_shape`` (the observation shape) the run starts from the seed's random encoder
+    rescaled to ``init``'s per-tensor RMS. Everything else depends on the seed only.
     """
     torch.set_num_threads(max(1, num_threads))
     config = ExperimentConfig.model_validate(cfg)
     init = None if spec.method == RANDOM else init
+    if scaled_shape is not None and init is not None:
+        from leap_rl.evaluation.scaled import scaled_init
+
+        init = scaled_init(init, config.inner.encoder, scaled_shape, spec.seed)
     yield from backend_for(config).evaluation_run(spec.game, spec.seed, spec.steps, init, config,
                                                   PROGRESS_EVERY_S)
 
@@ -99,8 +105,9 @@ class _RunHost:
     """An evaluation run's process: a Ray actor that trains one run at a time."""
 
     def run(self, spec: RunSpec, init: Mapping[str, torch.Tensor] | None, cfg: dict,
-            num_threads: int) -> Iterator[EpisodeReport]:
-        yield from train_run(spec, init, cfg, num_threads)
+            num_threads: int, scaled_shape: Sequence[int] | None = None
+            ) -> Iterator[EpisodeReport]:
+        yield from train_run(spec, init, cfg, num_threads, scaled_shape)
 
 
 class _RunHosts:
@@ -118,10 +125,14 @@ class _RunHosts:
     process (as the force kill did); a failed run never lends its process to another.
     """
 
-    def __init__(self, cfg: ExperimentConfig, init_refs: Mapping[str, Any], slots: int) -> None:
+    def __init__(self, cfg: ExperimentConfig, init_refs: Mapping[str, Any], slots: int,
+                 configs: Mapping[str, ExperimentConfig] | None = None,
+                 scaled: Mapping[str, Sequence[int]] | None = None) -> None:
         self.cfg, self.init_refs, self.slots, self.in_flight = cfg, init_refs, slots, 0
         self.config = cfg.model_dump(mode="json")
         self.idle: list = []  # hosts whose last run's stream ended
+        self.configs = {m: c.model_dump(mode="json") for m, c in (configs or {}).items()}
+        self.scaled = dict(scaled or {})
         w = cfg.workers
         self.host = ray.remote(_RunHost).options(num_cpus=w.num_cpus, num_gpus=w.num_gpus,
                                                  max_restarts=0, max_task_retries=0)
@@ -135,7 +146,8 @@ class _RunHosts:
         job.handle = self.idle.pop(0) if self.idle else self.host.remote()
         self.in_flight += 1
         return job.handle.run.options(num_returns="streaming").remote(
-            spec, init, self.config, self.cfg.workers.threads)
+            spec, init, self.configs.get(spec.method, self.config), self.cfg.workers.threads,
+            self.scaled.get(spec.method))
 
     def release(self, job: Job) -> None:
         self.in_flight -= 1
@@ -167,14 +179,17 @@ class EvaluationRuns:
     def __init__(self, specs: Sequence[RunSpec], init_refs: Mapping[str, Any],
                  cfg: ExperimentConfig, *, on_finish: Callable[[RunResult], None] = lambda r: None,
                  window: int = 100, stream: TextIO | None = None, interval: float = 10.0,
-                 done_before: int = 0) -> None:
+                 done_before: int = 0, configs: Mapping[str, ExperimentConfig] | None = None,
+                 scaled: Mapping[str, Sequence[int]] | None = None) -> None:
         """``init_refs``: each named method's θ⁰ in the object store (random needs none);
-        ``done_before``: runs a resumed evaluation already has, for the k/N count."""
+        ``done_before``: runs a resumed evaluation already has, for the k/N count;
+        ``configs``: a run-method's own config where it has one (else ``cfg``); ``scaled``: the
+        scale-matched run-methods and their observation shape."""
         self.cfg, self.on_finish, self.window = cfg, on_finish, window
         self.stream, self.interval, self.done_before = stream, interval, done_before
         self.results = [RunResult(s) for s in specs]
         self.slots = cluster_slots(cfg, len(specs))
-        self.launcher = _RunHosts(cfg, init_refs, self.slots)
+        self.launcher = _RunHosts(cfg, init_refs, self.slots, configs, scaled)
         self.done, self._last_print = 0, time.monotonic()
         self.started = time.monotonic()
 

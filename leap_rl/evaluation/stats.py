@@ -26,9 +26,13 @@ Pure numpy and scipy; no Ray, torch or files. Definitions (Flennerhag et al., IC
   methods): the per-seed differences ``d_s = x_a(s) − x_b(s)`` over the seeds where both are
   finite, their mean, and a 95% bootstrap interval of that mean from ``scipy.stats.bootstrap``
   resampling the ``d_s`` — i.e. resampling seeds, which keeps each seed's pair together.
-  Percentile method, 10,000 resamples, seeded. Degenerate cases, decided here rather than by
-  scipy: all ``d_s`` equal → the interval is that value (every resample has that mean); fewer than
-  two seeds → no interval (NaN): one pair says nothing about seed-to-seed spread.
+  Percentile method by default (``--ci bca``: scipy's BCa), 10,000 resamples, seeded.
+  Degenerate cases, decided here rather than by scipy: all ``d_s`` equal → the interval is that
+  value (every resample has that mean); fewer than two seeds → no interval (NaN): one pair says
+  nothing about seed-to-seed spread; BCa undefined (scipy returns NaN) → no interval, with a note.
+- **Meta-seed groups**: a method given θ⁰s from several meta-training seeds (``leap#0``,
+  ``leap#1``, … in the runs) also gets ``group − random`` with the hierarchical interval of
+  :mod:`leap_rl.evaluation.bootstrap` (meta-seeds, then seeds), beside each member's paired one.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
+
+from leap_rl.evaluation.bootstrap import hierarchical_bootstrap
 
 RANDOM = "random"
 BOOTSTRAP = {"resamples": 10_000, "level": 0.95, "seed": 0, "method": "percentile"}
@@ -119,7 +125,8 @@ def normalize(x: float | np.ndarray, norm: Mapping) -> float | np.ndarray:
 
 
 def paired_bootstrap(differences: Sequence[float], *, resamples: int = BOOTSTRAP["resamples"],
-                     level: float = BOOTSTRAP["level"], seed: int = BOOTSTRAP["seed"]) -> dict:
+                     level: float = BOOTSTRAP["level"], seed: int = BOOTSTRAP["seed"],
+                     method: str = BOOTSTRAP["method"]) -> dict:
     """Mean of the per-seed differences and its bootstrap interval (``scipy.stats.bootstrap``).
 
     Percentile, not BCa: with the few seeds an evaluation has (three by default, ten in the
@@ -129,6 +136,7 @@ def paired_bootstrap(differences: Sequence[float], *, resamples: int = BOOTSTRAP
     as n grows), and the jackknife breaks down on ties. The percentile interval always lies
     within [min d, max d] and is what earlier reports of this project used. Neither fixes the
     real limitation: with n ≲ 10 any bootstrap interval under-covers, so ``n`` is reported too.
+    ``method="bca"`` asks for BCa all the same (``--ci bca``), e.g. with 20–30 seeds.
     """
     d = np.asarray([v for v in differences if np.isfinite(v)], dtype=np.float64)
     out = {"mean": float(d.mean()) if len(d) else math.nan, "low": math.nan, "high": math.nan,
@@ -146,10 +154,12 @@ def paired_bootstrap(differences: Sequence[float], *, resamples: int = BOOTSTRAP
         rng_arg = ("rng" if "rng" in inspect.signature(scipy_stats.bootstrap).parameters
                    else "random_state")
         res = scipy_stats.bootstrap((d,), np.mean, n_resamples=resamples, confidence_level=level,
-                                    method=BOOTSTRAP["method"], vectorized=True,
-                                    **{rng_arg: np.random.default_rng(seed)})
-        out.update(low=float(res.confidence_interval.low),
-                   high=float(res.confidence_interval.high))
+                                    method="BCa" if method == "bca" else "percentile",
+                                    vectorized=True, **{rng_arg: np.random.default_rng(seed)})
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        out.update(low=low, high=high)
+        if not (math.isfinite(low) and math.isfinite(high)):
+            out["note"] = f"{method} interval undefined for these differences"
     return out
 
 
@@ -180,11 +190,14 @@ def _quantity(per_seed: Mapping[int, float]) -> dict:
 
 
 def summarize_game(runs: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray, int]],
-                   window: int, methods: Sequence[str] | None = None) -> dict:
+                   window: int, methods: Sequence[str] | None = None,
+                   groups: Mapping[str, Sequence[str]] | None = None,
+                   ci: str = BOOTSTRAP["method"]) -> dict:
     """Per-method final/AUC (raw and normalized) and the paired differences of one game.
 
     ``runs`` maps (method, seed) to (episode steps, raw returns, total steps of the run);
-    ``methods`` gives the report order of the named methods (others in ``runs`` follow, sorted).
+    ``methods`` gives the report order of the named methods (others in ``runs`` follow, sorted);
+    ``groups`` names the members of each meta-seed group; ``ci`` is percentile or bca.
     """
     methods = method_order(methods or (), {m for m, _ in runs})
     values = {m: {q: {} for q in QUANTITIES} for m in methods}
@@ -199,11 +212,23 @@ def summarize_game(runs: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray, 
             per_method[m][q] = _quantity(values[m][q])
             per_method[m][f"{q}_normalized"] = _quantity(
                 {s: float(normalize(v, norms[q])) for s, v in values[m][q].items()})
-    diffs = {pair_key(a, b): {"a": a, "b": b, **{q: bootstrap_difference(values[a][q],
-                                                                          values[b][q])
-                                                 for q in QUANTITIES}}
-             for a, b in comparisons(methods)}
-    return {"methods": per_method, "normalizer": norms, "differences": diffs}
+    diffs = {pair_key(a, b): {"a": a, "b": b, **{q: bootstrap_difference(
+        values[a][q], values[b][q], method=ci) for q in QUANTITIES}}
+        for a, b in comparisons(methods)}
+    hier = {pair_key(g, RANDOM): {"a": g, "b": RANDOM, "members": list(members), **{
+        q: group_difference([values[m][q] for m in members if m in values], values[RANDOM][q],
+                            ci) for q in QUANTITIES}} for g, members in (groups or {}).items()}
+    return {"methods": per_method, "normalizer": norms, "differences": diffs,
+            "hierarchical": hier}
+
+
+def group_difference(members: Sequence[Mapping[int, float]], baseline: Mapping[int, float],
+                     ci: str = BOOTSTRAP["method"]) -> dict:
+    """A meta-seed group − random: per member its seed-paired differences, then the
+    hierarchical interval (meta-seeds, then seeds; :mod:`leap_rl.evaluation.bootstrap`)."""
+    per_member = [[x[s] - baseline[s] for s in sorted(set(x) & set(baseline))] for x in members]
+    return hierarchical_bootstrap(per_member, resamples=BOOTSTRAP["resamples"],
+                                  level=BOOTSTRAP["level"], seed=BOOTSTRAP["seed"], method=ci)
 
 
 def method_order(given: Sequence[str] = (), present: Iterable[str] = ()) -> list[str]:
@@ -212,8 +237,9 @@ def method_order(given: Sequence[str] = (), present: Iterable[str] = ()) -> list
     return list(dict.fromkeys(m for m in named if m != RANDOM)) + [RANDOM]
 
 
-def summarize(runs: Curves, window: int,
-              methods: Sequence[str] | None = None) -> dict:
+def summarize(runs: Curves, window: int, methods: Sequence[str] | None = None,
+              groups: Mapping[str, Sequence[str]] | None = None,
+              ci: str = BOOTSTRAP["method"]) -> dict:
     """summary.json: every game's :func:`summarize_game`, and per method the mean normalized
     score across games (the average of the per-game means, figure 4's "mean normalized") and in
     how many games each difference's interval lies above zero (final score)."""
@@ -221,7 +247,7 @@ def summarize(runs: Curves, window: int,
     games: dict[str, dict] = {}
     for (game, method, seed), run in runs.items():
         games.setdefault(game, {})[(method, seed)] = run
-    per_game = {g: summarize_game(games[g], window, methods) for g in sorted(games)}
+    per_game = {g: summarize_game(games[g], window, methods, groups, ci) for g in sorted(games)}
     overall: dict = {q: {m: _nanmean([per_game[g]["methods"][m][q]["mean"] for g in per_game])
                          for m in methods} for q in ("final_normalized", "auc_normalized")}
     overall["games"] = len(per_game)
@@ -233,7 +259,9 @@ def summarize(runs: Curves, window: int,
                 for a, b in comparisons(methods)}
     overall["ci_above_zero"] = overall["final_ci_above_zero"]  # the key earlier summaries had
     return {"window": window, "methods": methods,
-            "bootstrap": {**BOOTSTRAP, "paired_over": "seeds"}, "games": per_game,
+            "bootstrap": {**BOOTSTRAP, "method": ci, "paired_over": "seeds",
+                          "hierarchical_over": "meta-seeds, then seeds"},
+            "groups": {g: list(m) for g, m in (groups or {}).items()}, "games": per_game,
             "overall": overall}
 
 

@@ -2,9 +2,11 @@
 
 Layout of ``--out DIR``:
 
-- ``evaluation.json``: the settings that define the experiment (methods and their inits' paths
-  and SHA-256, games, seeds, agent steps, config), the moving-average window, and every run's
-  record (status, agent steps, episodes, seconds, attempts, error) without its curve.
+- ``evaluation.json``: the settings that define the experiment (run-methods and their inits'
+  kinds, paths and SHA-256, each method's own ``inner.*`` overrides, meta-seed groups, games,
+  seeds — from ``--first-seed`` on —, agent steps, config), the interval method (``ci``, not
+  compared on resume: it changes the report, not the runs), the moving-average window, and every
+  run's record (status, agent steps, episodes, seconds, attempts, error) without its curve.
 - ``runs/<game>/<method>/seed-<s>.json``: one finished run — completed or failed — with its
   curve, written atomically the moment the run finishes. These files are the ground truth: an
   interrupted evaluation loses at most the runs that were in flight.
@@ -26,8 +28,9 @@ from urllib.parse import quote
 
 from leap_rl.io.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig
+from leap_rl.evaluation.methods import Method, from_paths, groups, run_methods
 from leap_rl.evaluation.report import read_metadata, write_curves
-from leap_rl.evaluation.stats import RANDOM, RunKey
+from leap_rl.evaluation.stats import RunKey
 from leap_rl.io.storage import location
 
 FORMAT = "leap-rl/evaluation"
@@ -44,13 +47,18 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def make_settings(inits: Mapping[str, str | Path], games: Sequence[str], seeds: Sequence[int],
-                  steps: int, cfg: ExperimentConfig) -> dict[str, Any]:
-    """What defines the evaluation's runs; a resume must match it (see the module docstring)."""
-    return {"methods": [*inits, RANDOM],
-            "inits": {name: {"path": str(path), "sha256": sha256(path)}
-                      for name, path in inits.items()},
-            "games": list(games), "seeds": list(seeds), "steps": steps,
+def make_settings(methods: Sequence[Method] | Mapping[str, str | Path], games: Sequence[str],
+                  seeds: Sequence[int], steps: int, cfg: ExperimentConfig,
+                  ci: str = "percentile") -> dict[str, Any]:
+    """What defines the evaluation's runs; a resume must match it (see the module docstring).
+
+    ``methods``: :class:`Method`s (random last), or today's {name: encoder.pt}."""
+    methods = from_paths(methods) if isinstance(methods, Mapping) else list(methods)
+    inits = {member: {"path": str(path), "sha256": sha256(path), "kind": m.kind}
+             for m in methods for member, path in m.member_paths().items()}
+    return {"methods": run_methods(methods), "inits": inits, "groups": groups(methods),
+            "overrides": {m.name: list(m.overrides) for m in methods if m.overrides},
+            "games": list(games), "seeds": list(seeds), "steps": steps, "ci": ci,
             "config": cfg.model_dump(mode="json")}
 
 
@@ -85,9 +93,15 @@ def settings_differences(held: Mapping[str, Any], now: Mapping[str, Any]) -> lis
     if set(held.get("methods", [])) != set(now["methods"]):
         problems.append(f"methods: {', '.join(held.get('methods', []))} in the directory, "
                         f"{', '.join(now['methods'])} now")
+    for key in ("overrides", "groups"):  # absent in directories written before them: none
+        if held.get(key, {}) != now.get(key, {}):
+            problems.append(f"{key}: {held.get(key, {})} in the directory, {now.get(key, {})} now")
     for name, init in now["inits"].items():
         old = held.get("inits", {}).get(name)
-        if old and old["sha256"] != init["sha256"]:
+        if old and old.get("kind", "init") != init.get("kind", "init"):
+            problems.append(f"--init {name}: a {init.get('kind', 'init')} θ⁰ now, a "
+                            f"{old.get('kind', 'init')} one in the directory")
+        elif old and old["sha256"] != init["sha256"]:
             problems.append(f"--init {name}: {init['path']} (sha256 {init['sha256'][:12]}…) is "
                             f"not the file evaluated ({old['path']}, sha256 "
                             f"{old['sha256'][:12]}…)")

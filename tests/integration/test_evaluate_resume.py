@@ -103,3 +103,25 @@ def test_failed_runs_are_recorded_reported_and_retried_by_a_resume(ray_local, tm
     printed = capsys.readouterr().out
     assert "resuming: 2 of 4 runs already done, 2 to do" in printed  # the failed ones again
     assert printed.count("FAILED") == 2 and again["failed"] == summary["failed"]
+
+
+@pytest.mark.integration
+def test_meta_seed_group_scaled_random_own_settings_and_first_seed(ray_local, tmp_path, capsys):
+    a, b = cartpole_init(tmp_path / "a.pt", 1), cartpole_init(tmp_path / "b.pt", 2)
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--init", f"leap={a},{b}", "--init", f"sc=scaled:{a}",
+            "--init", "random@inner.learning_rate=0.02", "--games", "CartPole-v1",
+            "--seeds", "2", "--first-seed", "100", "--steps", "400", "--window", "5",
+            "--ci", "bca", "--out", str(out), *[x for s in SETS for x in ("--set", s)]]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "× 4 methods = 8 runs" in printed and "(hierarchical bootstrap" in printed
+    assert set(curves(out)) == {(m, s) for m in ("leap#0", "leap#1", "sc", "random")
+                                for s in (100, 101)}
+    settings = json.loads((out / "evaluation.json").read_text())["settings"]
+    assert settings["overrides"] == {"random": ["inner.learning_rate=0.02"]}
+    assert settings["seeds"] == [100, 101] and settings["inits"]["sc"]["kind"] == "scaled"
+    summary = json.loads((out / "summary.json").read_text())
+    group = summary["games"]["CartPole-v1"]["hierarchical"]["leap - random"]
+    assert group["members"] == ["leap#0", "leap#1"] and group["final"]["meta_seeds"] == 2
+    assert summary["bootstrap"]["method"] == "bca"

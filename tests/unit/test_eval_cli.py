@@ -18,12 +18,17 @@ def parse(*argv):
     return build_parser().parse_args(argv)
 
 
+def paths(inits):
+    return {name: ",".join(m.paths) for name, m in inits.items()}
+
+
 def test_named_inits_in_the_order_given():
     args = parse("evaluate", "--init", "leap=runs/a/init/encoder.pt",
                  "--init", "reptile=runs/b/init/encoder.pt", "--init", "joint.v2=c.pt")
-    assert args.inits == {"leap": "runs/a/init/encoder.pt", "reptile": "runs/b/init/encoder.pt",
-                          "joint.v2": "c.pt"}
+    assert paths(args.inits) == {"leap": "runs/a/init/encoder.pt",
+                                 "reptile": "runs/b/init/encoder.pt", "joint.v2": "c.pt"}
     assert list(args.inits) == ["leap", "reptile", "joint.v2"] and not args.resume
+    assert all(m.kind == "init" and not m.overrides for m in args.inits.values())
 
 
 @pytest.mark.parametrize("value, name, path", [
@@ -33,8 +38,9 @@ def test_named_inits_in_the_order_given():
     ("Leap_2-b=enc.pt", "Leap_2-b", "enc.pt"),
 ])
 def test_parse_init(value, name, path):
-    assert parse_init(value) == (name, path)
-    assert parse("evaluate", "--init", value).inits == {name: path}
+    method = parse_init(value)
+    assert (method.name, method.paths, method.kind) == (name, (path,), "init")
+    assert paths(parse("evaluate", "--init", value).inits) == {name: path}
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -14,11 +14,12 @@ import pytest
 
 PACKAGE = Path(__file__).parents[2] / "leap_rl"
 # Each layer may import only from the layers listed before it (and from itself).
-# leap_rl.evaluation.stats is pure numpy (the evaluation's definitions of AUC and normalization),
-# so meta-validation below the distributed layer shares it; leap_rl.validation.config is the
-# validation: section the config loader imports.
+# leap_rl.evaluation.stats and .bootstrap are pure numpy (the evaluation's definitions of AUC,
+# normalization and intervals), so meta-validation below the distributed layer shares them;
+# leap_rl.validation.config is the validation: section the config loader imports.
 LAYERS = [
-    ["leap_rl", "leap_rl.core", "leap_rl.backends", "leap_rl.evaluation.stats"],
+    ["leap_rl", "leap_rl.core", "leap_rl.backends", "leap_rl.evaluation.stats",
+     "leap_rl.evaluation.bootstrap"],
     ["leap_rl.envs", "leap_rl.io.storage", "leap_rl.io.artifacts", "leap_rl.io"],
     ["leap_rl.agent", "leap_rl.config", "leap_rl.backends.contract", "leap_rl.validation.config"],
     ["leap_rl.backends.base", "leap_rl.backends.a2c_task", "leap_rl.backends.a2c",
