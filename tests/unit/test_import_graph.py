@@ -22,6 +22,7 @@ LAYERS = [
      "leap_rl.baselines", "leap_rl.rllib", "leap_rl.testing", "leap_rl.io.tracking"],
     ["leap_rl.distributed"],
     ["leap_rl.evaluation"],
+    ["leap_rl.sweep"],
     ["leap_rl.cli"],
 ]
 
