@@ -87,6 +87,11 @@ class Progress(_tune_callback_base()):
         self.best: tuple[float, str] | None = None
         self.last = 0.0
 
+    def __getstate__(self) -> dict:
+        # Tune pickles its callbacks with the experiment's state; a console stream does not
+        # pickle (and a restored state prints to stdout).
+        return {**self.__dict__, "say": print}
+
     def on_trial_start(self, iteration, trials, trial, **info):
         self.running.add(trial.config["trial"])
         self.line()
