@@ -120,3 +120,29 @@ def test_train_task_needs_its_game_and_steps():
 def test_names_and_values():
     assert safe_name("MinAtar/Seaquest") == "MinAtar-Seaquest"
     assert value_text(1e-05) == "1.0e-05" and value_text(["a", 1]) == "[a, 1]"
+
+
+def test_cli_bad_input_exits_2_before_anything_and_dry_run_creates_nothing(tmp_path, capsys):
+    from leap_rl.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {SMOKE}\naxes: {{meta.learning_rat: [0.1], seed: []}}\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "a")]) == 2
+    assert "axes.seed: empty axis" in capsys.readouterr().err
+    spec.write_text(f"base: {SMOKE}\naxes: {{meta.learning_rat: [0.1, 0.2]}}\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "a")]) == 2
+    assert "did you mean meta.learning_rate?" in capsys.readouterr().err
+    spec.write_text(f"base: {SMOKE}\naxes: {{seed: [0, 1, 2]}}\n")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "a"), "--dry-run",
+                 "--set", "meta.meta_steps=3"]) == 0
+    out = capsys.readouterr().out
+    assert "002-seed=2" in out and "projected: 36,000 agent steps" in out
+    assert not (tmp_path / "a").exists()
+
+
+def test_provenance_names_the_code_and_the_libraries():
+    from leap_rl.io.provenance import provenance
+
+    record = provenance()
+    assert record["leap_rl"] and record["torch"] and record["ray"]
+    assert set(record) >= {"git_commit", "git_dirty", "gymnasium", "ale-py", "minatar"}
