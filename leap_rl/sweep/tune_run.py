@@ -8,6 +8,7 @@ trial is its status.json (:mod:`leap_rl.sweep.status`), which resume reads.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -68,6 +69,9 @@ def run_trials(plan: SweepPlan, *, max_concurrent: int | None = None, runner=Non
             name=f"run-{int(time.time())}", storage_path=os.path.abspath(str(plan.out / "tune")),
             verbose=0, callbacks=[progress], failure_config=tune.FailureConfig(max_failures=0),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    # Tune's loggers are off, so its analysis finds no result files and warns per trial; the
+    # results are the trials' own (status.json, results.csv).
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     tuner.fit()
     progress.line(final=True)
 
