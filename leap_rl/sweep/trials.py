@@ -57,7 +57,7 @@ def value_text(value: Any) -> str:
 
 
 def safe_name(text: str) -> str:
-    """A file name part: ``MinAtar/Seaquest`` → ``MinAtar-Seaquest``; nothing but [A-Za-z0-9._=-]."""
+    """A file name part, only [A-Za-z0-9._=-]: ``MinAtar/Seaquest`` → ``MinAtar-Seaquest``."""
     return re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-") or "x"
 
 
@@ -167,7 +167,9 @@ def _task_problems(trial: Trial) -> list[str]:
 
 
 def _names(names: list[str]) -> str:
-    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{', '.join(names[:2])} and {len(names) - 2} more"
 
 
 def agent_steps(trial: Trial) -> int:
