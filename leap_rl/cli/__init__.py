@@ -25,12 +25,13 @@ from leap_rl.cli import (  # noqa: E402
     evaluate,
     pretrain_joint,
     report,
+    sweep,
     train,
     train_task,
 )
 from leap_rl.cli.common import USAGE, USER_ERRORS, error  # noqa: E402
 
-SUBCOMMANDS = (config, train, train_task, evaluate, report, pretrain_joint)
+SUBCOMMANDS = (config, train, train_task, evaluate, report, pretrain_joint, sweep)
 
 # Subcommand name → handler; main() looks the handler up here (tests replace one).
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {m.NAME: m.run for m in SUBCOMMANDS}

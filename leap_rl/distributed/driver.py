@@ -69,13 +69,26 @@ def resolve_num_workers(cfg: ExperimentConfig) -> int:
     """The configured number, or as many as the cluster's current resources fit (≤ batch size)."""
     if cfg.workers.num_workers is not None:
         return cfg.workers.num_workers
-    available = ray.cluster_resources()
+    available = _group_resources() or ray.cluster_resources()
     fits = [int(available.get(key, 0) // need) for key, need in
             (("CPU", cfg.workers.num_cpus), ("GPU", cfg.workers.num_gpus)) if need > 0]
     fit = min(fits) if fits else cfg.meta.meta_batch_size
     # Zero fits on an autoscaling cluster that has not grown yet: ask for the batch and let the
     # pending workers bring up nodes (startup_timeout_s bounds the wait).
     return min(cfg.meta.meta_batch_size, fit) if fit > 0 else cfg.meta.meta_batch_size
+
+
+def _group_resources() -> dict[str, float] | None:
+    """What the placement group this driver runs in holds (a sweep's trial: its workers'
+    bundles, leap_rl.sweep.resources), or None outside one: there the pool sizes to it."""
+    group = ray.util.get_current_placement_group()
+    if group is None:
+        return None
+    total: dict[str, float] = {}
+    for bundle in group.bundle_specs:
+        for key, value in bundle.items():
+            total[key] = total.get(key, 0.0) + value
+    return total
 
 
 class MetaTrainer:

@@ -58,7 +58,7 @@ def test_force_deletes_the_old_run_first_and_says_what(tmp_path, no_ray, capsys)
     run = old_run(tmp_path / "run")
     with pytest.raises(no_ray):
         main(["train", SMOKE, "--out", str(run), "--force"])
-    assert run.is_dir() and listing(run) == []  # nothing of the old run left to mix in
+    assert run.is_dir() and listing(run) == ["provenance.json"]  # the new run's; nothing of the old
     out = capsys.readouterr().out
     assert f"--force: deleting the previous run in {run}" in out
     for entry in ("checkpoints/", "config.yaml", "tasks.jsonl", "tensorboard/"):

@@ -27,6 +27,7 @@ LAYERS = [
     ["leap_rl.validation"],
     ["leap_rl.distributed"],
     ["leap_rl.evaluation"],
+    ["leap_rl.sweep"],
     ["leap_rl.cli"],
 ]
 
