@@ -247,9 +247,9 @@ def driver_run(ray, cfg, stand_in) -> DriverRun:
 def end_of_meta_step_time(chunk, init, tasks: int) -> float:
     """Seconds of the end of a paper-scale meta-step: the mean over ``tasks`` tasks' sums and
     one Adam step on θ⁰."""
+    from leap_rl.core.meta_optimizer import MetaOptimizer
     from leap_rl.distributed.aggregator import MetaStepAggregator
     from leap_rl.distributed.protocol import Chunk
-    from leap_rl.core.meta_optimizer import MetaOptimizer
 
     agg = MetaStepAggregator(0, tasks)
     for t in range(tasks):

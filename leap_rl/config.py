@@ -16,9 +16,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from leap_rl.agent.config import A2CConfig
 from leap_rl import backends
-from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
+from leap_rl.agent.config import A2CConfig
 from leap_rl.core.options import (
     DEFAULT_LOSS_IN_MANIFOLD,
     DEFAULT_METRIC,
@@ -26,6 +25,7 @@ from leap_rl.core.options import (
     Metric,
 )
 from leap_rl.core.plasticity_options import HealthConfig, RemediesConfig
+from leap_rl.envs import MINATAR_CHANNELS, PRETRAINING_POOL, is_minatar_name, resolve_game
 from leap_rl.io.storage import location
 from leap_rl.validation.config import ValidationConfig, problems_with
 

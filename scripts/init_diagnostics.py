@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from leap_rl.agent import build_actor_critic, load_encoder
-from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.driver import initial_init
 from leap_rl.envs import make_vector_env
+from leap_rl.io.artifacts import load_init
 
 
 def frames(game: str, cfg, steps: int, seed: int) -> torch.Tensor:

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from leap_rl.agent import encoder_state
-from leap_rl.config import load_config
 from leap_rl.backends.a2c_task import build_learner, make_accumulator
+from leap_rl.config import load_config
 
 CONFIG = Path(__file__).parents[1] / "configs" / "minatar.yaml"
 

@@ -24,10 +24,10 @@ import yaml
 
 from leap_rl.agent import A2CLearner, build_actor_critic, encoder_state, load_encoder, reset_heads
 from leap_rl.agent.a2c import TrainReport
-from leap_rl.io.artifacts import ArtifactError, atomic_save, load_init, save_init
 from leap_rl.config import ExperimentConfig
-from leap_rl.envs import is_atari_game, is_minatar_name, make_vector_env
 from leap_rl.core.leap import LeapAccumulator
+from leap_rl.envs import is_atari_game, is_minatar_name, make_vector_env
+from leap_rl.io.artifacts import ArtifactError, atomic_save, load_init, save_init
 
 
 def build_learner(game: str, cfg: ExperimentConfig, *, seed: int,

@@ -19,8 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from leap_rl.agent import A2CConfig, a2c_loss, build_actor_critic, nstep_returns, reset_heads
-from leap_rl.agent import resolve_device
+from leap_rl.agent import (
+    A2CConfig,
+    a2c_loss,
+    build_actor_critic,
+    nstep_returns,
+    reset_heads,
+    resolve_device,
+)
 from leap_rl.agent.a2c import EpisodeTracker, truncated_values
 from leap_rl.config import ExperimentConfig
 from leap_rl.envs import is_atari_game, is_minatar_name, make_vector_env

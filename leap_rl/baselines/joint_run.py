@@ -18,8 +18,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from leap_rl.io.artifacts import ArtifactError, atomic_save, verified_load
 from leap_rl.config import ExperimentConfig
+from leap_rl.io.artifacts import ArtifactError, atomic_save, verified_load
 
 CHECKPOINT = "checkpoint.pt"
 

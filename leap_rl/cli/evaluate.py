@@ -150,8 +150,8 @@ def non_negative_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leap_rl.evaluation import store
     from leap_rl.backends.a2c_task import read_init
+    from leap_rl.evaluation import store
 
     cfg = load_config(args.config, args.overrides + backend_override(args))
     games = select_games(args.games, cfg)

@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 
-from leap_rl.cli.common import FAILED, OK, add_address, add_overrides, error, seed_override, \
-    start_ray
+from leap_rl.cli.common import (
+    FAILED,
+    OK,
+    add_address,
+    add_overrides,
+    error,
+    seed_override,
+    start_ray,
+)
 
 NAME = "train"
 HELP = "meta-train an initialization with Leap on Ray"

@@ -19,11 +19,12 @@ import ray
 import torch
 
 from leap_rl.agent import build_actor_critic, meta_parameters
-from leap_rl.io.artifacts import save_init
 from leap_rl.backends.base import backend_for
 from leap_rl.config import ExperimentConfig
-from leap_rl.distributed.care import InitCare, final_dormant_scalars
+from leap_rl.core import seeds
+from leap_rl.core.meta_optimizer import MetaOptimizer
 from leap_rl.distributed.asyncrun import AsyncPool, AsyncRun, Batch
+from leap_rl.distributed.care import InitCare, final_dormant_scalars
 from leap_rl.distributed.checkpoint import load_latest, save_checkpoint
 from leap_rl.distributed.metastep import MetaStepRun, WorkerPool
 from leap_rl.distributed.protocol import Assignment
@@ -31,8 +32,7 @@ from leap_rl.distributed.runlog import RunLog, ScalarSink, log_step_after
 from leap_rl.distributed.scheduler import StreamScheduler
 from leap_rl.distributed.validating import Validator
 from leap_rl.envs import make_vector_env
-from leap_rl.core import seeds
-from leap_rl.core.meta_optimizer import MetaOptimizer
+from leap_rl.io.artifacts import save_init
 from leap_rl.io.storage import RemotePath, location
 
 

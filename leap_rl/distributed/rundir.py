@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from leap_rl.io.artifacts import ArtifactError, atomic_write
-from leap_rl.io.provenance import write_provenance
 from leap_rl.config import ExperimentConfig, load_config
 from leap_rl.distributed.checkpoint import completed_meta_steps
+from leap_rl.io.artifacts import ArtifactError, atomic_write
+from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import RunPath, append_text, location, rmtree
 
 LABEL = "start:             "  # aligned with describe_plan's lines

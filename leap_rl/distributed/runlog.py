@@ -24,8 +24,8 @@ import yaml
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator, TaskTally, gradient_norm
-from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.metastep import TaskRecord
+from leap_rl.distributed.protocol import Chunk
 from leap_rl.io.storage import Mirror, RunPath, append_text, location
 
 

@@ -9,6 +9,7 @@ deviations — random in blue and Leap in orange as in the paper, other methods 
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 
 from leap_rl.evaluation.stats import Curves, mean_std, moving_average, on_grid

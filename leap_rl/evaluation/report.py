@@ -19,7 +19,6 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from leap_rl.io.artifacts import ArtifactError
 from leap_rl.evaluation.stats import (
     RANDOM,
     Curves,
@@ -29,6 +28,7 @@ from leap_rl.evaluation.stats import (
     pair_key,
     summarize,
 )
+from leap_rl.io.artifacts import ArtifactError
 
 CURVES_COLUMNS = ("game", "method", "seed", "step", "episodic_return", "moving_average")
 

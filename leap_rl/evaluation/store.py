@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from leap_rl.io.artifacts import ArtifactError, atomic_write
 from leap_rl.config import ExperimentConfig
 from leap_rl.evaluation.methods import Method, from_paths, groups, run_methods
 from leap_rl.evaluation.report import read_metadata, write_curves
 from leap_rl.evaluation.stats import RunKey
+from leap_rl.io.artifacts import ArtifactError, atomic_write
 from leap_rl.io.storage import location
 
 FORMAT = "leap-rl/evaluation"

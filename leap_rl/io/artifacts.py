@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from leap_rl.io.storage import RemotePath, RunPath, location
 
 if TYPE_CHECKING:  # torch is imported where a file is written or read: the CLI imports this
-    import torch   # module for ArtifactError, before it knows that its input is valid
+    import torch  # module for ArtifactError, before it knows that its input is valid
 
 INIT_FORMAT = "leap-rl/encoder-init"
 INIT_VERSION = 1

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from leap_rl.config import ExperimentConfig
 from leap_rl.backends.contract import Assignment, Progress
+from leap_rl.config import ExperimentConfig
 
 
 @dataclass

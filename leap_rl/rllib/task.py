@@ -35,12 +35,17 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     """Trains one agent on ``game`` with RLlib (``rllib.algorithm``); returns (and writes) a
     summary. ``report_every`` counts ``algo.train()`` calls between console lines."""
     from leap_rl.agent.a2c import TrainReport
+    from leap_rl.backends.a2c_task import TaskLog, read_init
     from leap_rl.io.artifacts import atomic_save, save_init
-    from leap_rl.rllib.build import (build_algorithm, encoder_state, ensure_ray, leap_flush,
-                                     leap_total)
+    from leap_rl.rllib.build import (
+        build_algorithm,
+        encoder_state,
+        ensure_ray,
+        leap_flush,
+        leap_total,
+    )
     from leap_rl.rllib.env import SIZE
     from leap_rl.rllib.runner import train
-    from leap_rl.backends.a2c_task import TaskLog, read_init
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

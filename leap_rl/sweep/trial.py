@@ -15,11 +15,10 @@ import io
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from leap_rl.io.provenance import write_provenance
-from pathlib import Path
-
 from leap_rl.io.storage import RemotePath, append_text, location
 from leap_rl.sweep.status import read_status, write_status
 

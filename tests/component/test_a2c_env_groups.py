@@ -14,10 +14,10 @@ from gymnasium.vector import SyncVectorEnv
 from pydantic import ValidationError
 
 from leap_rl.agent import A2CConfig, A2CLearner, build_actor_critic
-from leap_rl.config import ExperimentConfig
-from leap_rl.envs import make_vector_env
-from leap_rl.core.leap import LeapAccumulator
 from leap_rl.backends.a2c_task import build_learner
+from leap_rl.config import ExperimentConfig
+from leap_rl.core.leap import LeapAccumulator
+from leap_rl.envs import make_vector_env
 
 
 class GreedyLearner(A2CLearner):

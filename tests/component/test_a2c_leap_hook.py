@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from leap_rl.agent import A2CConfig, A2CLearner, build_actor_critic, encoder_state
-from leap_rl.envs import make_vector_env
 from leap_rl.core.leap import LeapAccumulator
+from leap_rl.envs import make_vector_env
 from leap_rl.testing import RecordingAccumulator
 
 

@@ -100,8 +100,8 @@ def test_version_prints_the_package_version(capsys):
 
 
 def test_train_seed_overrides_the_configs_seed(monkeypatch):
-    from leap_rl.distributed import plan
     from leap_rl.cli import main
+    from leap_rl.distributed import plan
 
     seen = []
     monkeypatch.setattr(plan, "describe_plan", lambda cfg, out, address: seen.append(cfg) or "")

@@ -10,10 +10,10 @@ import pytest
 import torch
 import yaml
 
-from leap_rl.io.artifacts import ArtifactError
-from leap_rl.config import load_config
 from leap_rl.baselines.joint import JointPretrainer
 from leap_rl.baselines.joint_run import run_joint
+from leap_rl.config import load_config
+from leap_rl.io.artifacts import ArtifactError
 
 pytest.importorskip("minatar")
 

@@ -15,12 +15,12 @@ import pytest
 import torch
 import yaml
 
-from leap_rl.io.artifacts import atomic_save, load_init, save_init, verified_load
 from leap_rl.cli import main
+from leap_rl.cli.evaluate import parse_init
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints, load_latest, save_checkpoint
-from leap_rl.cli.evaluate import parse_init
 from leap_rl.evaluation.store import sha256
+from leap_rl.io.artifacts import atomic_save, load_init, save_init, verified_load
 from leap_rl.io.storage import RemotePath, location
 
 SMOKE = str(Path(__file__).parents[2] / "configs" / "smoke.yaml")

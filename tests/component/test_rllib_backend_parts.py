@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from leap_rl.agent.network import build_actor_critic, load_encoder, meta_parameters, reset_heads
+from leap_rl.backends.a2c import A2CTask
+from leap_rl.backends.base import backend_for
 from leap_rl.cli import main
 from leap_rl.config import ConfigError, load_config
-from leap_rl.backends.base import backend_for
-from leap_rl.backends.a2c import A2CTask
 
 ROOT = Path(__file__).parents[2]
 SMOKE, SMOKE_RLLIB = ROOT / "configs" / "smoke.yaml", ROOT / "configs" / "smoke_rllib.yaml"

@@ -7,16 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-
 from pathlib import Path
 
 import pytest
 
-from leap_rl.io.artifacts import ArtifactError, save_init
-from leap_rl.config import ConfigError, load_config
-from leap_rl.envs import UnknownGameError
 from leap_rl.cli import COMMANDS, build_parser
 from leap_rl.cli.evaluate import select_games
+from leap_rl.config import ConfigError, load_config
+from leap_rl.envs import UnknownGameError
+from leap_rl.io.artifacts import ArtifactError, save_init
 
 TINY = ["inner.num_envs=8", "inner.device=cpu", "env.max_episode_frames=160",
         "meta.pool=[Pong]", "meta.meta_batch_size=1", "workers.num_cpus=1"]

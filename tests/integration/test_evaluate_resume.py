@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from leap_rl.agent import build_actor_critic, encoder_state
-from leap_rl.io.artifacts import save_init
 from leap_rl.cli import main
+from leap_rl.io.artifacts import save_init
 
 SETS = ["inner.encoder=mlp", "inner.num_envs=4", "inner.device=cpu", "workers.num_cpus=1",
         "inner.learning_rate=0.01"]  # learns fast enough that the encoder shows in 400 steps

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.io.artifacts import load_init, verified_load
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints, load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init
 from leap_rl.distributed.runlog import read_scalars, read_tasks
+from leap_rl.io.artifacts import load_init, verified_load
 from leap_rl.testing import StandInTask
 
 pytestmark = pytest.mark.integration

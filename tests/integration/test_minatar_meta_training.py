@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.io.artifacts import load_init
 from leap_rl.cli import main
 from leap_rl.config import load_config
 from leap_rl.distributed.driver import MetaTrainer, initial_init
 from leap_rl.distributed.runlog import read_scalars, read_tasks
 from leap_rl.envs import MINATAR_HELD_OUT, MINATAR_POOL
+from leap_rl.io.artifacts import load_init
 
 pytestmark = pytest.mark.integration
 CONFIGS = Path(__file__).parents[2] / "configs"

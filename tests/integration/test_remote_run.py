@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.io.artifacts import load_init, verified_load
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import list_checkpoints
 from leap_rl.distributed.driver import MetaTrainer
 from leap_rl.distributed.runlog import read_tasks
+from leap_rl.io.artifacts import load_init, verified_load
 from leap_rl.io.storage import location
 from leap_rl.io.tracking import WandbSink
 

@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from leap_rl.agent.network import Nature2013Encoder, build_actor_critic, load_encoder, reset_heads
-from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
+from leap_rl.io.artifacts import load_init
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]

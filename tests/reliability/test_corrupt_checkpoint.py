@@ -20,10 +20,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer, initial_init
+from leap_rl.io.artifacts import load_init
 from leap_rl.testing import StandInTask
 
 pytestmark = pytest.mark.reliability

@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.io.artifacts import verified_load
 from leap_rl.config import load_config
+from leap_rl.core.meta_optimizer import MetaOptimizer
 from leap_rl.distributed.checkpoint import checkpoint_path, list_checkpoints, load_latest
 from leap_rl.distributed.driver import initial_init
-from leap_rl.core.meta_optimizer import MetaOptimizer
+from leap_rl.io.artifacts import verified_load
 from leap_rl.testing import StandInTask, expected_async_sums
 
 pytestmark = pytest.mark.reliability

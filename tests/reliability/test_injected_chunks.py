@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from leap_rl.io.artifacts import load_init
 from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.asyncrun import AsyncRun, Batch
@@ -29,6 +28,7 @@ from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer
 from leap_rl.distributed.protocol import Assignment
 from leap_rl.distributed.runlog import read_scalars, read_tasks
+from leap_rl.io.artifacts import load_init
 from leap_rl.testing import StandInTask, expected_async_sums
 
 pytestmark = pytest.mark.reliability

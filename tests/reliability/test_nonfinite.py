@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from leap_rl.backends.a2c import A2CTask
 from leap_rl.config import load_config
 from leap_rl.distributed.checkpoint import load_latest
 from leap_rl.distributed.driver import MetaTrainer, MetaTrainingError, initial_init
 from leap_rl.distributed.runlog import read_scalars, read_tasks
-from leap_rl.backends.a2c import A2CTask
 from leap_rl.testing import StandInTask
 
 pytestmark = pytest.mark.reliability

@@ -8,8 +8,8 @@ import torch
 from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import MetaStepAggregator
 from leap_rl.distributed.driver import sample_games, task_seed
-from leap_rl.distributed.protocol import Assignment, Chunk, Progress
 from leap_rl.distributed.metastep import MetaStepRun
+from leap_rl.distributed.protocol import Assignment, Chunk, Progress
 from leap_rl.distributed.scheduler import NO_WORKER, Job, StreamScheduler
 
 

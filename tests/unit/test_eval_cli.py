@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from leap_rl.io.artifacts import ArtifactError
-from leap_rl.config import load_config
-from leap_rl.evaluation import store
 from leap_rl.cli import build_parser
 from leap_rl.cli.evaluate import parse_init
+from leap_rl.config import load_config
+from leap_rl.evaluation import store
+from leap_rl.io.artifacts import ArtifactError
 
 
 def parse(*argv):

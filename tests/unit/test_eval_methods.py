@@ -4,9 +4,9 @@ hierarchical bootstrap and scale matching."""
 
 from __future__ import annotations
 
-import numpy as np
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -185,8 +185,8 @@ def test_scaled_init_is_the_random_runs_encoder_rescaled_and_seeded():
     assert not torch.equal(a["encoder.fc1.weight"], b["encoder.fc1.weight"])
     for name, x in a.items():
         assert rms(x) == pytest.approx(rms(theta[name]), rel=1e-6)
-    from leap_rl.backends.a2c_task import build_learner  # noqa: F401 (the seeding it mirrors)
     from leap_rl.agent import build_actor_critic, encoder_state
+    from leap_rl.backends.a2c_task import build_learner  # noqa: F401 (the seeding it mirrors)
 
     torch.manual_seed(0)
     random_run = encoder_state(build_actor_critic("mlp", (4,), 2))  # as build_learner draws it

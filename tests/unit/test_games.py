@@ -17,11 +17,12 @@ from leap_rl.envs import (
     UnknownGameError,
     derive_pretraining_pool,
     game_names,
+    games,
     is_atari_game,
     num_actions,
+    pools,
     resolve_game,
 )
-from leap_rl.envs import games, pools
 from leap_rl.envs.games import rom_id_to_name
 
 
