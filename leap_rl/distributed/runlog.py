@@ -26,6 +26,7 @@ from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator, TaskTally, gradient_norm
 from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.distributed.protocol import Chunk
+from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import Mirror, RunPath, append_text, location
 
 
@@ -81,6 +82,9 @@ class RunLog:
         out.mkdir(parents=True, exist_ok=True)
         config = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
         (out / "config.yaml").write_text(config)
+        # With config.yaml, not before Ray starts: a start that fails leaves nothing behind
+        # (an --out holding only provenance.json would refuse the retry).
+        write_provenance(out)  # the code and libraries of this start (a resume: the newest)
         # Always purged: whatever lies past the restored step (a fresh run has nothing there)
         # is from meta-steps this run does again.
         self.sinks = [TensorBoardSink(out / "tensorboard", step_after + 1,
