@@ -114,7 +114,8 @@ def local_copies(*roots: Path) -> list[str]:
     """Files of the run (or its TensorBoard mirror) left on local disk under ``roots``."""
     return sorted(str(p) for root in roots for p in root.rglob("*")
                   if p.name.startswith(("leap-rl-mirror-", "events.out.tfevents", "ckpt-"))
-                  or p.name in ("config.yaml", "tasks.jsonl", "encoder.pt", "wandb.json"))
+                  or p.name in ("config.yaml", "tasks.jsonl", "encoder.pt", "wandb.json",
+                                 "health_frames.pt", "provenance.json"))
 
 
 @pytest.fixture
@@ -144,7 +145,8 @@ def test_a_tracked_run_in_a_bucket_keeps_nothing_local_and_resumes_from_the_buck
 
     run = location(uri)
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoints", "config.yaml", "init", "tasks.jsonl", "tensorboard", "wandb.json"]
+        "checkpoints", "config.yaml", "health_frames.pt", "init", "provenance.json", "tasks.jsonl",
+        "tensorboard", "wandb.json"]
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
         "ckpt-000001.pt", "ckpt-000002.pt"]
     assert local_copies(isolated["cwd"], isolated["tmp"]) == []
