@@ -3,6 +3,13 @@
 Each case runs in a subprocess holding a ray.cluster_utils.Cluster: a head without CPUs and two
 one-CPU worker nodes, with Ray's health checks tightened so that a dead node is noticed within
 seconds. A thread removes one worker node while its task streams chunks.
+
+The driver starts its tasks only once both first workers run: on a loaded 2-core machine a
+worker takes 4 to over 8 s to start (process, torch import), which the short timeouts of the
+no-spare-capacity cases (``startup_timeout_s`` + ``task_timeout_s`` = 8 s before a first chunk,
+there so that the replacement that cannot be placed is given up quickly) would count against
+the first workers too: issue 20's sweep failed them with "no report for 8 s" on a worker that
+had started, or on both.
 """
 
 import json
@@ -22,7 +29,16 @@ SCRIPT = textwrap.dedent("""
     from ray.cluster_utils import Cluster
     from leap_rl.config import load_config
     from leap_rl.distributed.driver import MetaTrainer, MetaTrainingError
+    from leap_rl.distributed.metastep import WorkerPool
     from leap_rl.testing import StandInTask
+
+    start_pool = WorkerPool.__post_init__
+
+    def started_pool(pool):  # the first workers are running before any task is sent
+        start_pool(pool)
+        ray.get(list(pool._placed.values()), timeout=120)
+
+    WorkerPool.__post_init__ = started_pool  # AsyncPool's too
 
     out, overrides, wait_dead = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "wait"
     health = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,
