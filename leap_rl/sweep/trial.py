@@ -23,6 +23,10 @@ from leap_rl.io.storage import RemotePath, append_text, location
 from leap_rl.sweep.status import read_status, write_status
 
 META_STEP = "meta/meta_step"
+# A train-task trial reports every 100 updates, the pool pilot's cadence (docs/results.md): its
+# AUC is the mean of the 50-episode moving average at each report.
+PILOT_REPORT_EVERY = 100
+TASK_MEASURES = ("auc", "final_return", "encoder_drift")
 
 
 class TuneSink:
@@ -110,9 +114,10 @@ def _train_task(payload, trial_dir, stream) -> dict[str, Any]:
     init = None if task.get("init", "random") == "random" else task["init"]
     summary = backend_for(cfg).train_task(task["game"], int(task["steps"]), cfg, out=trial_dir,
                                           seed=cfg.seed, init_path=init, leap=True,
-                                          report_every=20, stream=stream)
+                                          report_every=PILOT_REPORT_EVERY, stream=stream)
     value = summary.get(payload["metric"])
-    return {"metric": value, "meta_step": None} if value is not None else {}
+    measures = {k: summary[k] for k in TASK_MEASURES if k in summary}
+    return {"metric": value, "meta_step": None, **measures} if value is not None else measures
 
 
 def _better(value: float, best: float | None, mode: str) -> bool:
