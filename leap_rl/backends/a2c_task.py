@@ -116,6 +116,10 @@ class TaskLog:
     stream: TextIO = sys.stdout
     recent: deque = field(default_factory=lambda: deque(maxlen=20))
     episodes: int = 0
+    # The pool pilot's learning curve (docs/results.md): the 50-episode moving average of the
+    # return after each report, 0 before the first episode ends; its mean over the run is "auc".
+    window: deque = field(default_factory=lambda: deque(maxlen=50))
+    curve: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from torch.utils.tensorboard import SummaryWriter  # heavy import, only when logging
@@ -130,10 +134,12 @@ class TaskLog:
         for ret, length in r.episodes:
             self.episodes += 1
             self.recent.append(ret)
+            self.window.append(ret)
             self.writer.add_scalar("charts/episodic_return", ret, step)
             self.writer.add_scalar("charts/episodic_length", length, step)
             self.jsonl.write(json.dumps({"agent_steps": step, "return": ret, "length": length}) + "\n")
         self.jsonl.flush()
+        self.curve.append(sum(self.window) / max(1, len(self.window)))
         for tag, value in (("charts/steps_per_second", r.steps_per_second),
                            ("losses/policy", r.policy_loss), ("losses/value", r.value_loss),
                            ("losses/entropy", r.entropy)):
@@ -153,6 +159,19 @@ class TaskLog:
         self.jsonl.close()
 
 
+def _pilot_measures(log: TaskLog, start: Mapping[str, torch.Tensor],
+                    model: torch.nn.Module) -> dict[str, Any]:
+    """The pool pilot's measures (docs/results.md): ``auc``, the mean over the run of the
+    50-episode moving average at each report; ``final_return``, that average at the end; and
+    ``encoder_drift``, how far each encoder tensor moved (RMS per coordinate), which sized the
+    meta learning rate."""
+    end = encoder_state(model)
+    drift = {k: float((end[k] - v).pow(2).mean().sqrt())
+             for k, v in start.items()}
+    curve = log.curve or [0.0]
+    return {"auc": sum(curve) / len(curve), "final_return": curve[-1], "encoder_drift": drift}
+
+
 def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path, seed: int = 0,
                init_path: str | Path | None = None, leap: bool = True,
                report_every: int = 20, stream: TextIO = sys.stdout) -> dict[str, Any]:
@@ -166,6 +185,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     acc = make_accumulator(cfg) if leap else None
     init = read_init(init_path, cfg) if init_path is not None else None
     learner = build_learner(game, cfg, seed=seed, init=init, accumulator=acc)
+    start_encoder = encoder_state(learner.model)  # copies: the drift's origin
     log, start = TaskLog(out, game, steps, stream), time.perf_counter()
     try:
         for report in learner.train(steps, report_every):
@@ -176,7 +196,8 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     summary = {"game": game, "seed": seed, "agent_steps": learner.agent_steps,
                "updates": learner.updates, "episodes": log.episodes,
                "mean_recent_return": log.mean_return, "init": str(init_path) if init_path else None,
-               "seconds": time.perf_counter() - start}
+               "seconds": time.perf_counter() - start, **_pilot_measures(log, start_encoder,
+                                                                         learner.model)}
     if acc is not None:
         stats = acc.stats()
         gradient = {k: v.cpu() for k, v in acc.flush().items()}

@@ -37,8 +37,11 @@ class TaskWorker:
     def validate(self, run: runs.ValidationRun, init: Mapping[str, torch.Tensor] | None,
                  cfg: dict) -> Iterator[dict]:
         """One meta-validation run (:mod:`leap_rl.validation.runs`) with ``cfg`` (the run's
-        config, or the random-θ⁰ baseline's), streaming its episodes."""
-        yield from runs.train(run, init, ExperimentConfig.model_validate(cfg))
+        config, or the random-θ⁰ baseline's), streaming its episodes. A task runner with a
+        ``validation_run`` of its own (a test's stand-in, :mod:`leap_rl.testing`) runs it
+        instead of the backend."""
+        train = getattr(self.runner, "validation_run", None) or runs.train
+        yield from train(run, init, ExperimentConfig.model_validate(cfg))
 
 
 def start_worker(cfg: ExperimentConfig, runner):

@@ -15,6 +15,7 @@ import yaml
 from leap_rl.io.provenance import provenance
 from leap_rl.sweep.plan import SweepPlan
 from leap_rl.sweep.status import read_status
+from leap_rl.sweep.trial import TASK_MEASURES
 
 PROVENANCE = ("leap_rl", "git_commit", "git_dirty", "torch", "ray", "gymnasium", "ale-py",
               "minatar")
@@ -33,6 +34,7 @@ def trial_rows(plan: SweepPlan) -> list[dict[str, Any]]:
                      "metric": record.get("metric"), "meta_step": record.get("meta_step"),
                      "status": record["status"], "reason": record.get("reason") or "",
                      "attempts": record.get("attempts", 0),
+                     **{k: _measure(record[k]) for k in TASK_MEASURES if k in record},
                      **{k: origin.get(k) for k in PROVENANCE}})
     sign = -1 if plan.spec.mode == "max" else 1
     return sorted(rows, key=lambda r: (r["metric"] is None,
@@ -82,6 +84,13 @@ def write_results(plan: SweepPlan, say=print) -> None:
     else:
         say(f"no trial measured {plan.spec.metric}: no best arm, no best.yaml")
     say(f"results: {plan.out / 'results.md'}, {plan.out / 'arms.csv'}")
+
+
+def _measure(value: Any) -> Any:
+    """A train-task measure as one cell: the encoder drift per tensor, e.g. ``fc.weight 0.12``."""
+    if isinstance(value, dict):
+        return " ".join(f"{k.removeprefix('encoder.')} {v:.3f}" for k, v in value.items())
+    return value
 
 
 def _text(value: Any) -> str:

@@ -23,21 +23,30 @@ from leap_rl.io.storage import RemotePath, append_text, location
 from leap_rl.sweep.status import read_status, write_status
 
 META_STEP = "meta/meta_step"
+# A train-task trial reports every 100 updates, the pool pilot's cadence (docs/results.md): its
+# AUC is the mean of the 50-episode moving average at each report.
+PILOT_REPORT_EVERY = 100
+TASK_MEASURES = ("auc", "final_return", "encoder_drift")
+STOPPED = "early-stopped by ASHA (its arm fell behind)"
 
 
 class TuneSink:
     """Forwards a run's meta-step scalars to Tune: ``meta_step`` and, where measured, the
-    metric (every meta-step when ``always``: a sweep without a metric still shows progress)."""
+    metric (every meta-step when ``always``: a sweep without a metric still shows progress).
+    The metric arrives in scalars of its own after its meta-step's (the driver validates after
+    the meta-step's update), so it is reported at the meta-step last seen."""
 
     def __init__(self, metric: str, report, always: bool) -> None:
         self.metric, self.report, self.always = metric, report, always
-        self.best: float | None = None
+        self.meta_step: int | None = None
 
     def scalars(self, values: Mapping[str, float], step: int) -> None:
-        if META_STEP not in values:
-            return  # an episode curve's point, not a meta-step's end
-        result = {"meta_step": int(values[META_STEP]), "agent_steps": step}
-        if self.metric in values:
+        if META_STEP in values:
+            self.meta_step = int(values[META_STEP])
+        elif self.metric not in values or self.meta_step is None:
+            return  # an episode curve's point, not a meta-step's end nor a measurement
+        result = {"meta_step": self.meta_step, "agent_steps": step}
+        if self.metric in values:  # a validation's, after its meta-step's scalars
             result[self.metric] = float(values[self.metric])
         elif not self.always:
             return  # the scheduler compares trials only on measured values
@@ -61,13 +70,23 @@ def run_trial(config: dict[str, Any], *, payloads: dict[str, dict], out: str,
     write_status(trial_dir, status="running", attempts=attempts, settings=payload["settings"],
                  started=time.time(), reason=None)
     write_provenance(trial_dir)
+    best: dict[str, Any] = {}
     with _console(trial_dir) as stream, contextlib.redirect_stdout(stream):
         try:
             result = (_train_task(payload, trial_dir, stream) if payload["task"] else
-                      _meta_train(payload, trial_dir, stream, runner, tune.report))
+                      _meta_train(payload, trial_dir, stream, runner, tune.report, best))
+        except SystemExit as err:
+            if err.code not in (0, None):
+                _failed(err, trial_dir, stream)
+                raise
+            # Tune ends a trial its scheduler stopped by SystemExit(0) inside tune.report.
+            print(f"stopped by the scheduler after meta-step {best.get('meta_step')}",
+                  file=stream)
+            write_status(trial_dir, status="stopped", finished=time.time(), **best,
+                         reason=STOPPED)
+            raise
         except BaseException as err:
-            traceback.print_exc(file=stream)
-            write_status(trial_dir, status="failed", reason=_one_line(err))
+            _failed(err, trial_dir, stream)
             raise
     write_status(trial_dir, status="done", finished=time.time(), **result)
     if payload["task"]:  # one result at its end: Tune's record that the trial ran
@@ -75,7 +94,8 @@ def run_trial(config: dict[str, Any], *, payloads: dict[str, dict], out: str,
                                         if "metric" in result else {})})
 
 
-def _meta_train(payload, trial_dir, stream, runner, report) -> dict[str, Any]:
+def _meta_train(payload, trial_dir, stream, runner, report, best: dict) -> dict[str, Any]:
+    """Trains the trial's run; ``best``: its best metric and that meta-step, kept current."""
     import torch
 
     from leap_rl.distributed.driver import MetaTrainer
@@ -87,7 +107,6 @@ def _meta_train(payload, trial_dir, stream, runner, report) -> dict[str, Any]:
     print(start.describe(), file=stream, flush=True)
     begin_run(start)
     sink = TuneSink(payload["metric"], report, always=not payload["scheduled"])
-    best: dict[str, Any] = {}
 
     def remember(result: dict) -> None:
         if payload["metric"] in result and _better(result[payload["metric"]],
@@ -110,9 +129,15 @@ def _train_task(payload, trial_dir, stream) -> dict[str, Any]:
     init = None if task.get("init", "random") == "random" else task["init"]
     summary = backend_for(cfg).train_task(task["game"], int(task["steps"]), cfg, out=trial_dir,
                                           seed=cfg.seed, init_path=init, leap=True,
-                                          report_every=20, stream=stream)
+                                          report_every=PILOT_REPORT_EVERY, stream=stream)
     value = summary.get(payload["metric"])
-    return {"metric": value, "meta_step": None} if value is not None else {}
+    measures = {k: summary[k] for k in TASK_MEASURES if k in summary}
+    return {"metric": value, "meta_step": None, **measures} if value is not None else measures
+
+
+def _failed(err: BaseException, trial_dir, stream) -> None:
+    traceback.print_exc(file=stream)
+    write_status(trial_dir, status="failed", reason=_one_line(err))
 
 
 def _better(value: float, best: float | None, mode: str) -> bool:

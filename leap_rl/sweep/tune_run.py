@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from leap_rl.sweep.plan import SweepPlan
 from leap_rl.sweep.resources import bundles
 from leap_rl.sweep.status import read_status, write_status
-from leap_rl.sweep.trial import run_trial
+from leap_rl.sweep.trial import STOPPED, run_trial
 
 
 def payloads(plan: SweepPlan, scheduled: bool) -> dict[str, dict[str, Any]]:
@@ -29,8 +29,9 @@ def payloads(plan: SweepPlan, scheduled: bool) -> dict[str, dict[str, Any]]:
 
 
 def scheduler_for(plan: SweepPlan, say) -> Any:
-    """ASHA on the spec's metric with meta-steps as time, or None (and why)."""
-    from ray.tune.schedulers import ASHAScheduler
+    """ASHA on the spec's metric with meta-steps as time, one bracket per group of comparable
+    trials (:mod:`leap_rl.sweep.brackets`: a fold's), or None (and why)."""
+    from leap_rl.sweep.brackets import GroupedASHA, comparable_key
 
     cfg = plan.trials[0].cfg
     if plan.spec.kind != "train" or plan.spec.scheduler == "none":
@@ -40,9 +41,11 @@ def scheduler_for(plan: SweepPlan, say) -> Any:
             f"{plan.spec.metric} (path length is no selection metric); every trial runs to its "
             "end")
         return None
-    return ASHAScheduler(time_attr="meta_step", metric=plan.spec.metric, mode=plan.spec.mode,
-                         max_t=max(t.cfg.meta.meta_steps for t in plan.trials),
-                         grace_period=1, reduction_factor=2)
+    # stop_last_trials off: a trial at its last meta-step ends by itself, "done", not "stopped".
+    return GroupedASHA({t.name: comparable_key(t.cfg) for t in plan.trials},
+                       time_attr="meta_step", metric=plan.spec.metric, mode=plan.spec.mode,
+                       max_t=max(t.cfg.meta.meta_steps for t in plan.trials),
+                       grace_period=1, reduction_factor=2, stop_last_trials=False)
 
 
 def run_trials(plan: SweepPlan, *, max_concurrent: int | None = None, runner=None,
@@ -90,6 +93,7 @@ class Progress(_tune_callback_base()):
         self.plan, self.say, self.started = plan, say, time.monotonic()
         self.running: set[str] = set()
         self.best: tuple[float, str] | None = None
+        self.measured: dict[str, dict] = {}  # per trial: its best metric and that meta-step
         self.last = 0.0
 
     def __getstate__(self) -> dict:
@@ -102,15 +106,19 @@ class Progress(_tune_callback_base()):
         self.line()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        value = result.get(self.plan.spec.metric)
+        value, name = result.get(self.plan.spec.metric), trial.config["trial"]
         if value is not None and (self.best is None or (value > self.best[0]) ==
                                   (self.plan.spec.mode == "max")):
-            self.best = (float(value), trial.config["trial"])
+            self.best = (float(value), name)
+        known = self.measured.get(name, {}).get("metric")
+        if value is not None and (known is None or (value > known) ==
+                                  (self.plan.spec.mode == "max")):
+            self.measured[name] = {"metric": float(value), "meta_step": result.get("meta_step")}
         if time.monotonic() - self.last > 10:
             self.line()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self._ended(trial, "stopped", "early-stopped by ASHA (its arm fell behind)")
+        self._ended(trial, "stopped", STOPPED)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._ended(trial, "failed", "the trial's process ended with an error (console.log)")
@@ -120,7 +128,8 @@ class Progress(_tune_callback_base()):
         self.running.discard(name)
         trial_dir = self.plan.out / "trials" / name
         if read_status(trial_dir)["status"] == "running":  # the trial could not say it itself
-            write_status(trial_dir, status=status, reason=reason, finished=time.time())
+            write_status(trial_dir, status=status, reason=reason, finished=time.time(),
+                         **self.measured.get(name, {}))
         self.line()
 
     def line(self, final: bool = False) -> None:

@@ -1,5 +1,8 @@
 """Test doubles, for tests and benchmarks only: production code must not import this module.
 
+``StandInValidation`` stands in for a meta-validation run (set as ``StandInTask(validation=…)``):
+its θ⁰ runs score by the trial's meta learning rate and game, so that a sweep's arms differ by
+construction (ASHA's tests).
 ``StandInTask`` is a named stand-in task runner for tests and benchmarks whose point is exact
 arithmetic or timing (resume equality, chunk counting, scaling): it produces seeded, known
 partial sums at a controlled pace, and carries fault knobs (``blank_chunks``, ``leak_mb``) for
@@ -25,6 +28,29 @@ from leap_rl.core.leap import LeapAccumulator
 
 
 @dataclass(frozen=True)
+class StandInValidation:
+    """A stand-in meta-validation run: ``episodes`` returns N(0, 1) seeded by the run's seed,
+    spread evenly over its steps; θ⁰'s runs (not the random baseline's) add
+    ``per_learning_rate`` × the config's ``meta.learning_rate`` and the game's entry of
+    ``per_game`` ((game, offset) pairs). So an arm's ``validation/gain`` is set by its meta
+    learning rate, and a game's scale by its offset (:mod:`leap_rl.validation.metric`)."""
+
+    per_learning_rate: float = 0.0
+    per_game: tuple[tuple[str, float], ...] = ()
+    episodes: int = 10
+
+    def __call__(self, run, init: Mapping[str, torch.Tensor] | None,
+                 cfg: ExperimentConfig) -> Iterator[dict]:
+        gen = torch.Generator().manual_seed(run.seed)
+        returns = torch.randn(self.episodes, generator=gen, dtype=torch.float64).tolist()
+        shift = 0.0 if run.random else (self.per_learning_rate * cfg.meta.learning_rate
+                                        + dict(self.per_game).get(run.game, 0.0))
+        steps = [run.steps * (i + 1) // self.episodes for i in range(self.episodes)]
+        episodes = [(s, r + shift) for s, r in zip(steps, returns)]
+        yield {"agent_steps": run.steps, "episodes": episodes, "done": True, "seconds": 0.0}
+
+
+@dataclass(frozen=True)
 class StandInTask:
     """A stand-in task: ``chunks`` seeded partial sums, one every ``seconds_per_chunk``.
 
@@ -46,6 +72,13 @@ class StandInTask:
     blank_value: float = float("nan")
     leak_mb: int = 0
     agent_steps_per_second: tuple[tuple[str, float], ...] = ()
+    validation: StandInValidation | None = None
+
+    @property
+    def validation_run(self) -> StandInValidation | None:
+        """The worker's meta-validation run (:class:`leap_rl.distributed.worker.TaskWorker`):
+        the stand-in's where set, else None (the backend's real run)."""
+        return self.validation
 
     def __call__(self, assignment: Assignment, init: Mapping[str, torch.Tensor],
                  cfg: ExperimentConfig) -> Iterator[Progress]:

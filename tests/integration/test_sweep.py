@@ -18,7 +18,7 @@ from leap_rl.sweep.plan import plan_sweep
 from leap_rl.sweep.run import run_sweep
 from leap_rl.sweep.spec import SweepError
 from leap_rl.sweep.status import read_status
-from leap_rl.testing import StandInTask
+from leap_rl.testing import StandInTask, StandInValidation
 
 ROOT = Path(__file__).parents[2]
 # Two workers of half a CPU per trial (num_workers null: sized from the trial's placement group).
@@ -100,3 +100,29 @@ def test_resume_after_sigkill_finishes_without_rerunning_a_finished_trial(ray_lo
     assert "resumed after meta-step" in console and read_status(second)["attempts"] == 2
     with pytest.raises(SweepError, match="differs"):
         plan_sweep(spec, None, ["meta.meta_steps=5"], resume=str(out))
+
+
+def test_asha_stops_a_worse_arm_early_and_compares_trials_only_within_their_fold(ray_local,
+                                                                                  tmp_path):
+    # Validation stands in: θ⁰'s gain is 1000 × meta.learning_rate, less 20 on Freeway (a game
+    # of another scale). In grid order the Freeway fold's first trial (gain -10) is below the
+    # Pong fold's (+10): one bracket for all would stop it; one per fold must not.
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({"base": str(ROOT / "configs" / "smoke.yaml"),
+                                    "axes": {"meta.learning_rate": [0.01, 0.001]},
+                                    "folds": "leave_one_game_out"}))
+    plan = plan_sweep(str(path), str(tmp_path / "sweep"), SMALL + [
+        "meta.pool=[Pong, Freeway]", "meta.meta_steps=2", "validation.seeds=2",
+        "validation.steps=100", "validation.every=1"])
+    validation = StandInValidation(per_learning_rate=1000.0, per_game=(("Freeway", -20.0),))
+    counts = run_sweep(plan, max_concurrent=1,
+                       runner=StandInTask(chunks=2, validation=validation))
+    rows = {(r["meta.learning_rate"], r["fold"]): r
+            for r in csv.DictReader((tmp_path / "sweep" / "results.csv").open())}
+    assert counts == {"done": 2, "stopped": 2}
+    assert rows["0.01", "Pong"]["status"] == rows["0.01", "Freeway"]["status"] == "done"
+    for fold in ("Pong", "Freeway"):
+        stopped = rows["0.001", fold]
+        assert stopped["status"] == "stopped" and "ASHA" in stopped["reason"]
+        assert stopped["meta_step"] == "1" and float(stopped["metric"]) < \
+            float(rows["0.01", fold]["metric"])
