@@ -22,7 +22,7 @@ from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import RemotePath, append_text, location
 from leap_rl.sweep.status import read_status, write_status
 
-META_STEP = "meta/meta_step"
+META_STEP = "workers/meta_step"
 
 
 class TuneSink:
