@@ -29,6 +29,7 @@ from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.distributed.board import layout, write_hparams
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.tags import Objective, failure_scalars, game_scalars, worker_scalars
+from leap_rl.distributed.taskcurves import TaskCurves
 from leap_rl.io.storage import Mirror, RunPath, append_text, location
 
 
@@ -96,6 +97,8 @@ class RunLog:
         self.sinks = [TensorBoardSink(out / "tensorboard", step_after + 1, cfg), *sinks]
         self.step = step_after  # the run's step axis at the end of the last meta-step
         self.objective = Objective(reference)
+        self.curves = (TaskCurves(self.sinks[0].mirror.local) if cfg.run.task_curves
+                       else None)  # per-task runs, off by default
         _keep_task_rows_before(out / "tasks.jsonl", resume_after)
         self._last_print = 0.0
         self._progress: dict[int, tuple[str, int, int]] = {}
@@ -105,7 +108,10 @@ class RunLog:
 
     def chunk(self, meta_step: int, game: str, steps: int, chunk: Chunk, verdict: str) -> None:
         """A throttled status line of the running tasks (their curves are summarized per
-        meta-step under games/, never joined into one curve across agents)."""
+        meta-step under games/, never joined into one curve across agents; with
+        ``run.task_curves`` each task's also as its own run)."""
+        if verdict == "accepted" and self.curves is not None:
+            self.curves.add(meta_step, chunk.task, chunk.attempt, game, chunk.progress.episodes)
         self._progress[chunk.task] = (game, chunk.progress.agent_steps, steps)
         now = time.monotonic()
         if now - self._last_print >= self.interval:
@@ -134,6 +140,8 @@ class RunLog:
         ``histograms``: tensors for the sinks that draw histograms, TensorBoard's; ``workers``:
         live workers at its end; ``replaced``: workers replaced during it)."""
         self._progress.clear()
+        if self.curves is not None:
+            self.curves.close()
         rows = [self._task_row(meta_step, agg, r) for r in records]
         append_text(self.out / "tasks.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
         steps = sum(r["steps"] for r in rows)
@@ -185,6 +193,8 @@ class RunLog:
                    {"started_from": a.meta_step, "staleness": record.staleness})}
 
     def close(self) -> None:
+        if self.curves is not None:
+            self.curves.close()
         for sink in self.sinks:
             sink.close()
 

@@ -172,8 +172,9 @@ def test_a_retry_replaces_the_failed_attempts_chunks(ray_local, tmp_path, monkey
 
     sums = []
     for cls in (MetaStepAggregator, Batch):  # a meta-step's, sync or async
-        monkeypatch.setattr(cls, "mean_gradient", lambda self, real=cls.mean_gradient: (
-            sums.append(real(self)), sums[-1])[1])
+        monkeypatch.setattr(cls, "mean_gradient", lambda self, balance="none",
+                            real=cls.mean_gradient: (sums.append(real(self, balance)),
+                                                     sums[-1])[1])
     cfg = load_config(SMOKE, ["workers.num_cpus=0.5", "meta.meta_steps=1",
                               "workers.failure_policy=retry", f"meta.mode={mode}"])
     trainer = MetaTrainer(cfg, tmp_path, runner=FirstAttemptFails(), stream=open(os.devnull, "w"))

@@ -64,3 +64,25 @@ def test_layout_opens_with_the_objective_and_hparams_are_dotted_keys():
     assert flat["meta.steps_per_task"] == 2000
     assert flat["meta.pool"] == "['Pong', 'Freeway', 'Asterix']"
     assert all(isinstance(v, bool | int | float | str) for v in flat.values())
+
+
+def test_task_curves_are_runs_of_their_own_and_a_retry_replaces_its_attempt(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from leap_rl.distributed.taskcurves import TAG, TaskCurves
+
+    def points(directory):
+        events = EventAccumulator(str(directory))
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars(TAG)]
+
+    curves = TaskCurves(tmp_path)
+    curves.add(0, 0, 0, "MinAtar/Breakout", [(100, 1.0, 5), (100, 3.0, 5)])
+    curves.add(0, 1, 0, "MinAtar/Freeway", [(100, 7.0, 5)])
+    curves.add(0, 0, 1, "MinAtar/Breakout", [(100, 4.0, 5)])  # the retry starts over
+    curves.add(0, 0, 1, "MinAtar/Breakout", [(200, 6.0, 5)])
+    curves.close()
+    assert points(tmp_path / "tasks" / "m0001" / "MinAtar" / "Breakout") == [(100, 4.0),
+                                                                             (200, 6.0)]
+    assert points(tmp_path / "tasks" / "m0001" / "MinAtar" / "Freeway") == [(100, 7.0)]
+    assert load_config(SMOKE).run.task_curves is False
