@@ -81,4 +81,6 @@ def write_hparams(file_writer, cfg: ExperimentConfig) -> None:
     values = flat_config(cfg)
     metrics = [hp.Metric(tag) for tag in HPARAM_METRICS]
     file_writer.add_summary(hp.hparams_config_pb([hp.HParam(k) for k in values], metrics))
-    file_writer.add_summary(hp.hparams_pb(values, trial_id=cfg.name))
+    # No trial_id: the session group is then named by a hash of the values, so that sweep
+    # trials (one config name, different values) stay apart in the dashboard.
+    file_writer.add_summary(hp.hparams_pb(values))
