@@ -18,7 +18,6 @@ import ray
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.evaluation import plots, report, store
-from leap_rl.evaluation.board import write_curve_run
 from leap_rl.evaluation.methods import (
     Method,
     complete,
@@ -79,8 +78,7 @@ def run_evaluation(inits: Mapping[str, str | Path] | Sequence[Method] | str | Pa
                                 scaled=scaled)
 
     def on_finish(result: RunResult) -> None:  # at once, so an interruption loses no result
-        write_curve_run(out, result.record(), result.episodes)  # before the record: a rerun
-        store.write_record(out, result.record(), result.episodes)  # rewrites it, never twice
+        store.write_record(out, result.record(), result.episodes)
         store.sync(out, settings, window, order)
 
     evaluation.on_finish = on_finish
