@@ -28,6 +28,7 @@ from leap_rl.config import ExperimentConfig
 from leap_rl.core.leap import LeapAccumulator
 from leap_rl.envs import is_atari_game, is_minatar_name, make_vector_env
 from leap_rl.io.artifacts import ArtifactError, atomic_save, load_init, save_init
+from leap_rl.io.provenance import write_provenance
 
 
 def build_learner(game: str, cfg: ExperimentConfig, *, seed: int,
@@ -161,6 +162,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    write_provenance(out)
     acc = make_accumulator(cfg) if leap else None
     init = read_init(init_path, cfg) if init_path is not None else None
     learner = build_learner(game, cfg, seed=seed, init=init, accumulator=acc)

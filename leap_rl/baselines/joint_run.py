@@ -20,6 +20,7 @@ import yaml
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.io.artifacts import ArtifactError, atomic_save, verified_load
+from leap_rl.io.provenance import write_provenance
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -69,6 +70,7 @@ def run_joint(cfg: ExperimentConfig, out: str | Path, *, steps_per_game: int, se
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    write_provenance(out)
     trainer, seconds = JointPretrainer(cfg, seed), 0.0
     if checkpoint is not None:
         trainer.load_state_dict(checkpoint["trainer"])

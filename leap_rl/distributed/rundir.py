@@ -23,7 +23,6 @@ import yaml
 from leap_rl.config import ExperimentConfig, load_config
 from leap_rl.distributed.checkpoint import completed_meta_steps
 from leap_rl.io.artifacts import ArtifactError, atomic_write
-from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import RunPath, append_text, location, rmtree
 
 LABEL = "start:             "  # aligned with describe_plan's lines
@@ -180,7 +179,6 @@ def _entries(directory: RunPath) -> list[str]:
 def begin_run(start: RunStart, say=print) -> None:
     """Makes the changes the plan announced: ``--force`` deletes the old run's entries first; a
     resume records its accepted changes in overrides.jsonl, then writes them to config.yaml.
-    Then provenance.json: package, git commit, library versions (:mod:`leap_rl.io.provenance`).
     A run directory in a bucket that does not exist is refused here, before Ray starts."""
     start.out.mkdir(parents=True, exist_ok=True)
     if start.changes:
@@ -193,7 +191,6 @@ def begin_run(start: RunStart, say=print) -> None:
                 rmtree(path)
             else:
                 path.unlink(missing_ok=True)
-    write_provenance(start.out)  # the code and libraries of this start (a resume: the newest)
 
 
 def _record_changes(start: RunStart, say) -> None:

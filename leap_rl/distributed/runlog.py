@@ -25,11 +25,12 @@ import yaml
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator, TaskTally, gradient_norm
-from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.distributed.board import layout, write_hparams
+from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.distributed.protocol import Chunk
 from leap_rl.distributed.tags import Objective, failure_scalars, game_scalars, worker_scalars
 from leap_rl.distributed.taskcurves import TaskCurves
+from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import Mirror, RunPath, append_text, location
 
 
@@ -92,6 +93,9 @@ class RunLog:
         out.mkdir(parents=True, exist_ok=True)
         config = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
         (out / "config.yaml").write_text(config)
+        # With config.yaml, not before Ray starts: a start that fails leaves nothing behind
+        # (an --out holding only provenance.json would refuse the retry).
+        write_provenance(out)  # the code and libraries of this start (a resume: the newest)
         # Always purged: whatever lies past the restored step (a fresh run has nothing there)
         # is from meta-steps this run does again.
         self.sinks = [TensorBoardSink(out / "tensorboard", step_after + 1, cfg), *sinks]

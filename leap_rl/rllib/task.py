@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from leap_rl.config import ExperimentConfig
+from leap_rl.io.provenance import write_provenance
 
 
 def _losses(result: Mapping[str, Any]) -> tuple[float, float, float]:
@@ -50,6 +51,7 @@ def train_task(game: str, steps: int, cfg: ExperimentConfig, *, out: str | Path,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    write_provenance(out)
     init = read_init(init_path, cfg) if init_path is not None else None
     started_ray = ensure_ray()
     algo = build_algorithm(game, cfg, seed=seed, init=init, leap=leap)

@@ -71,7 +71,8 @@ def test_evaluate_and_train_task_read_an_init_in_a_bucket(bucket, tmp_path):
     local = save_init(tmp_path / "encoder.pt", params, architecture="mlp",
                       observation_shape=(4,), meta_step=5)
     assert sha256(uri) == sha256(local)  # evaluate --resume compares inits by this hash
-    assert parse_init(uri) == parse_init(f"leap={uri}") == ("leap", uri)  # evaluate --init
+    method = parse_init(uri)  # evaluate --init
+    assert method == parse_init(f"leap={uri}") and (method.name, method.paths) == ("leap", (uri,))
     with pytest.raises(Exception, match=f"{bucket}/run/init/missing.pt: no such file"):
         load_init(f"{bucket}/run/init/missing.pt")
 

@@ -58,7 +58,7 @@ def test_force_deletes_the_old_run_first_and_says_what(tmp_path, no_ray, capsys)
     run = old_run(tmp_path / "run")
     with pytest.raises(no_ray):
         main(["train", SMOKE, "--out", str(run), "--force"])
-    assert run.is_dir() and listing(run) == ["provenance.json"]  # the new run's; nothing of the old
+    assert run.is_dir() and listing(run) == []  # nothing of the old run, nothing new before Ray
     out = capsys.readouterr().out
     assert f"--force: deleting the previous run in {run}" in out
     for entry in ("checkpoints/", "config.yaml", "tasks.jsonl", "tensorboard/"):
@@ -249,3 +249,11 @@ def test_the_keys_safe_on_resume_are_config_keys():
     assert SAFE_ON_RESUME <= keys
     new = {k for k in keys if k.startswith(("workers.", "run."))} - SAFE_ON_RESUME
     assert not new, f"decide whether {sorted(new)} may change on resume (SAFE_ON_RESUME)"
+
+
+def test_a_start_that_fails_before_ray_leaves_out_free_for_the_retry(tmp_path, no_ray):
+    # Nothing is written into --out before Ray starts, so the same command can simply run again.
+    with pytest.raises(no_ray):
+        main(["train", SMOKE, "--out", str(tmp_path / "run")])
+    with pytest.raises(no_ray):  # not 'already holds a run'
+        main(["train", SMOKE, "--out", str(tmp_path / "run")])

@@ -5,6 +5,7 @@ order) use ``StandInTask``, a named stand-in that streams seeded partial sums at
 the end-to-end test uses the real A2C learner on real ALE games.
 """
 
+import json
 import os
 import signal
 import time
@@ -32,6 +33,8 @@ def test_smoke_config_end_to_end(ray_local, tmp_path):
     cfg = config("meta.steps_per_task=800", "env.max_episode_frames=160")
     summary = MetaTrainer(cfg, tmp_path, stream=open(os.devnull, "w")).run()
     records = read_tasks(tmp_path)
+    provenance = json.loads((tmp_path / "provenance.json").read_text())  # the run's code, libraries
+    assert provenance["torch"] == torch.__version__ and "git_commit" in provenance
     assert len(records) == 4 and {r["meta_step"] for r in records} == {0, 1}
     for r in records:
         assert r["status"] == "completed" and r["steps"] == 800 and r["chunks_received"] >= 2
