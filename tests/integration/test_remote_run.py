@@ -144,8 +144,8 @@ def test_a_tracked_run_in_a_bucket_keeps_nothing_local_and_resumes_from_the_buck
 
     run = location(uri)
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoints", "config.yaml", "health_frames.pt", "init", "tasks.jsonl", "tensorboard",
-        "wandb.json"]  # health_frames.pt: θ⁰ health (on by default)
+        "checkpoints", "config.yaml", "health_frames.pt", "init", "provenance.json",
+        "tasks.jsonl", "tensorboard", "wandb.json"]  # health_frames.pt: θ⁰ health (default on)
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
         "ckpt-000001.pt", "ckpt-000002.pt"]
     assert local_copies(isolated["cwd"], isolated["tmp"]) == []
