@@ -186,6 +186,10 @@ class RunConfig(_Section):
     max_consecutive_bad_meta_steps: int = Field(3, ge=1, description="Meta-steps in a row "
                                                 "without a usable update (too few tasks, "
                                                 "non-finite meta-gradient) before the run stops.")
+    task_curves: bool = Field(False, description="Also write each task's training return curve "
+                              "as its own TensorBoard run, tensorboard/tasks/m<meta-step>/<game>/ "
+                              "(off: at the paper's scale that is 1,600 runs; the per-meta-step "
+                              "games/<game>/ summaries are always written).")
 
 
 class RLlibConfig(_Section):

@@ -18,6 +18,27 @@ if TYPE_CHECKING:
     from leap_rl.config import ExperimentConfig
 
 
+class LossMeans:
+    """The task's mean policy loss, value loss and entropy over its updates so far (a report's
+    losses are means over the updates since the last, ``updates`` their running total, so each
+    is weighted by the updates it covers); they ride
+    on every Progress.stats as ``policy_loss``, ``value_loss``, ``entropy`` (TensorBoard's
+    ``games/<game>/…_loss``, docs/tensorboard.md)."""
+
+    def __init__(self) -> None:
+        self.sums, self.updates = [0.0, 0.0, 0.0], 0
+
+    def add(self, report) -> None:
+        covered = report.updates - self.updates
+        for i, value in enumerate((report.policy_loss, report.value_loss, report.entropy)):
+            self.sums[i] += value * covered
+        self.updates = report.updates
+
+    def stats(self) -> dict[str, float]:
+        n = max(self.updates, 1)
+        return dict(zip(("policy_loss", "value_loss", "entropy"), (s / n for s in self.sums)))
+
+
 class A2CTask:
     """Trains the assignment's game with A2C from θ⁰, flushing Leap every ``flush_every`` updates."""
 
@@ -35,8 +56,10 @@ class A2CTask:
         acc = self.accumulator(cfg)
         learner = build_learner(assignment.game, cfg, seed=assignment.seed, init=init,
                                 accumulator=acc, env_threads=cfg.workers.threads)
+        losses = LossMeans()
         try:
             for report in learner.train(assignment.steps, cfg.workers.flush_every):
+                losses.add(report)
                 final = learner.agent_steps >= assignment.steps
                 # The final encoder's dormant shares ride on the last chunk (issue 25).
                 health = final_health(learner.model, assignment.game, cfg) if final else {}
@@ -44,7 +67,7 @@ class A2CTask:
                     gradient={k: v.cpu() for k, v in acc.flush().items()},
                     agent_steps=report.agent_steps,
                     episodes=[(report.agent_steps, r, n) for r, n in report.episodes],
-                    stats={**acc.stats(), **health}, final=final)
+                    stats={**acc.stats(), **losses.stats(), **health}, final=final)
         finally:
             learner.close()
 

@@ -92,7 +92,7 @@ def balance_weights(tallies: list[TaskTally], balance: str) -> list[float]:
     the tasks' norms. ``path_length``: sτ = d₁τ, the path length of the counted path (a kept
     prefix's for a lost task), so Gτ is divided by d₁τ. Taking the mean size as the common one
     keeps Σ wτ sτ = Σ sτ, so ∇F̄ stays on the scale of ``none`` (Adam hardly minds a common
-    factor; meta/grad_norm and a plain gradient step would). A task of size 0 (no step, an
+    factor; objective/meta_grad_norm and a plain gradient step would). A task of size 0 (no step, an
     all-zero Gτ) keeps weight 1 and counts in no mean.
     """
     if balance == "none":
@@ -138,7 +138,7 @@ class Applied:
 
 
 class DropCounter:
-    """Chunks dropped by reason (``meta/*_chunks``): for a meta-step's aggregator, sync or async.
+    """Chunks dropped by reason (``failures/*_chunks``): for a meta-step's aggregator, sync or async.
     The class-level zeros are defaults; each instance counts in its own attributes."""
 
     duplicates = stale = nonfinite = 0

@@ -65,9 +65,11 @@ class Batch(DropCounter, Applied):
         """Staleness of the applied contributions, and the tasks dropped as too stale."""
         applied = [r.staleness for r in self.records
                    if r.status in ("completed", "partial") and self.tasks[r.assignment.task].chunks]
-        return {"meta/staleness_mean": sum(applied) / len(applied) if applied else float("nan"),
-                "meta/staleness_max": float(max(applied, default=0)),
-                "meta/dropped_stale_tasks": float(sum(r.status == "dropped" for r in self.records))}
+        return {"workers/staleness_mean": sum(applied) / len(applied) if applied
+                else float("nan"),
+                "workers/staleness_max": float(max(applied, default=0)),
+                "failures/dropped_stale_tasks": float(sum(r.status == "dropped"
+                                                          for r in self.records))}
 
 
 class AsyncRun:
@@ -91,6 +93,7 @@ class AsyncRun:
         record = self.records.setdefault(n, TaskRecord(job.payload))
         record.assignment = job.payload  # this attempt's θ⁰ version
         record.status, record.attempts = "running", record.attempts + 1
+        record.begin()
         self.tallies[n] = TaskTally(attempt=job.attempt)  # a retry's path replaces the last
         self.owed.add(n)
         self.next_task = max(self.next_task, n + 1)
@@ -99,6 +102,7 @@ class AsyncRun:
         record = self.records.get(job.payload.task)  # None: its task has ended
         if record is not None:
             record.node_id, record.pid = chunk.node_id, chunk.pid
+            record.saw_chunk()
         tally, current = self.tallies.get(chunk.task), self.records.get(chunk.task)
         # Stale: of a task that has ended (or never ran), or of another θ⁰ version than its
         # current attempt's; add_to_tally tells other attempts, duplicates, non-finite sums.
@@ -112,6 +116,7 @@ class AsyncRun:
     def ended(self, job: Job) -> str | None:
         n = job.payload.task
         self.records[n].status = "completed" if self.tallies[n].final else "partial"
+        self.records[n].stop()
         self._end(n)
         return None
 
@@ -120,6 +125,7 @@ class AsyncRun:
         n = job.payload.task
         record = self.records.setdefault(n, TaskRecord(job.payload))
         record.error = error
+        record.stop()
         tally = self.tallies.setdefault(n, TaskTally(attempt=job.attempt))
         if retrying:
             record.status = "queued"

@@ -108,7 +108,7 @@ class MetaTrainer:
         state = self._restore(lambda message: print(message, file=stream, flush=True)) \
             if resume else None
         self.log = RunLog(self.out, cfg, stream, resume_after=self.start, step_after=self.log_step,
-                          sinks=sinks)
+                          sinks=sinks, reference=(state or {}).get("objective_reference"))
         self.validator = None  # meta-validation (docs/design.md, "Meta-validation"), when asked
         if cfg.validation.enabled:
             self.validator = Validator(cfg, self.out, self.observation_shape, self.log.say,
@@ -183,7 +183,7 @@ class MetaTrainer:
         run = MetaStepRun(cfg, pool, assignments, ray.put(self.meta.init),
                           lambda c, v: self.log.chunk(m, games[c.task], steps, c, v))
         agg = run.run()  # cancels its running tasks itself on an error or interrupt
-        return self._update(m, agg, run.records, time.monotonic() - start)
+        return self._update(m, agg, run.records, time.monotonic() - start, pool=pool)
 
     def _run_async(self, pool: AsyncPool) -> dict:
         """The remaining tasks without a barrier (:mod:`leap_rl.distributed.asyncrun`): the
@@ -199,7 +199,8 @@ class MetaTrainer:
 
         def close(batch: Batch) -> None:
             last.update(self._update(batch.meta_step, batch, batch.records,
-                                     time.monotonic() - batch.started, extra=batch.scalars()))
+                                     time.monotonic() - batch.started, extra=batch.scalars(),
+                                     pool=pool))
             pool.init_ref, pool.version = ray.put(self.meta.init), batch.meta_step + 1
             if self._checkpoint_due(batch.meta_step + 1):
                 self._checkpoint(batch.meta_step + 1, run.redo())
@@ -219,7 +220,7 @@ class MetaTrainer:
         return completed % self.cfg.run.checkpoint_every == 0 or \
             completed == self.cfg.meta.meta_steps
 
-    def _update(self, m: int, agg, records, seconds: float, extra=None) -> dict:
+    def _update(self, m: int, agg, records, seconds: float, extra=None, pool=None) -> dict:
         """θ⁰'s step on meta-step ``m``'s mean meta-gradient, by the rules of a bad meta-step;
         logs it. ``agg`` and ``records``: a synchronous meta-step's or an asynchronous batch's."""
         cfg, before = self.cfg, self.meta.init
@@ -239,7 +240,9 @@ class MetaTrainer:
         scalars = self.log.meta_step(m, agg, records, update, seconds,
                                      bad_in_a_row=self.bad_in_a_row,
                                      extra={**(extra or {}), **health, **finals},
-                                     histograms=histograms)
+                                     histograms=histograms,
+                                     workers=pool.members if pool is not None else 0,
+                                     replaced=pool.take_replaced() if pool is not None else 0)
         if problem:
             self.log.say(f"meta-step {m + 1} skipped, θ⁰ unchanged: {problem}")
         if self.bad_in_a_row >= cfg.run.max_consecutive_bad_meta_steps:
@@ -251,6 +254,7 @@ class MetaTrainer:
         """``owed``: an asynchronous run's tasks that no meta-step up to ``completed`` holds."""
         state = {"meta_optimizer": self.meta.state_dict(), "bad_in_a_row": self.bad_in_a_row,
                  "log_step": self.log.step,
+                 "objective_reference": dict(self.log.objective.reference),
                  "config": self.cfg.model_dump(mode="json"),
                  "sampler": {"kind": "numpy default_rng([seed, meta_step])", "seed": self.cfg.seed},
                  **({} if owed is None else {"async": owed}),

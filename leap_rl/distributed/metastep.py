@@ -10,6 +10,7 @@ task, one path).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,31 @@ class TaskRecord:
     pid: int | None = None
     error: str | None = None
     staleness: int | None = None  # async only: θ⁰'s meta-steps between the task's start and end
+    # Timing for workers/ (docs/tensorboard.md): seconds its attempts held a worker, each
+    # attempt's seconds from dispatch to its first chunk, the longest wait between two chunks.
+    busy_s: float = 0.0
+    startup_s: list = field(default_factory=list)
+    chunk_lag_s: float = 0.0
+    _since: float | None = None  # the running attempt's dispatch time
+    _last: float | None = None   # its latest chunk's arrival (None: none yet)
+
+    def begin(self) -> None:
+        """An attempt was dispatched."""
+        self._since, self._last = time.monotonic(), None
+
+    def saw_chunk(self) -> None:
+        now = time.monotonic()
+        if self._last is None and self._since is not None:
+            self.startup_s.append(now - self._since)
+        elif self._last is not None:
+            self.chunk_lag_s = max(self.chunk_lag_s, now - self._last)
+        self._last = now
+
+    def stop(self) -> None:
+        """The running attempt ended (its stream ended or it failed)."""
+        if self._since is not None:
+            self.busy_s += time.monotonic() - self._since
+            self._since = None
 
 
 @dataclass
@@ -47,6 +73,7 @@ class WorkerPool:
     idle: list = field(default_factory=list)
     members: int = 0
     init_ref: object = None  # θ⁰ of the meta-step being run, in the object store
+    replaced: int = 0  # dead workers replaced since :meth:`take_replaced`
     _placed: dict = field(default_factory=dict)  # worker → ref that resolves once it runs
 
     def __post_init__(self) -> None:
@@ -57,6 +84,11 @@ class WorkerPool:
         while self.members < self.size:
             self._start()
             self.members += 1
+
+    def take_replaced(self) -> int:
+        """Workers replaced since the last call (``workers/replacements``)."""
+        replaced, self.replaced = self.replaced, 0
+        return replaced
 
     def _start(self) -> None:
         worker = start_worker(self.cfg, self.runner)
@@ -79,6 +111,7 @@ class WorkerPool:
         self._kill(job.handle)
         if started:
             self._start()
+            self.replaced += 1
         else:  # no room for it now: top_up tries again next meta-step
             self.members -= 1
 
@@ -124,15 +157,18 @@ class MetaStepRun:
         self.aggregator.begin_attempt(job.payload.task, job.attempt)
         record = self.records[job.payload.task]
         record.status, record.attempts = "running", record.attempts + 1
+        record.begin()
 
     def item(self, job: Job, chunk: Chunk) -> None:
         record = self.records[job.payload.task]  # the stream's task, whatever the chunk says
         record.node_id, record.pid = chunk.node_id, chunk.pid
+        record.saw_chunk()
         self.on_chunk(chunk, self.aggregator.add(chunk))
 
     def ended(self, job: Job) -> str | None:
         """A stream that ends is a proper end: complete, or a runner that stopped early."""
         done = self.aggregator.tasks[job.payload.task].final
+        self.records[job.payload.task].stop()
         self.records[job.payload.task].status = "completed" if done else "partial"
         return None
 
@@ -141,5 +177,6 @@ class MetaStepRun:
         retry never dispatched leaves it the failed attempt's prefix."""
         record = self.records[job.payload.task]
         record.error = error
+        record.stop()
         got_some = self.aggregator.tasks[job.payload.task].chunks > 0
         record.status = "queued" if retrying else "partial" if got_some else "failed"

@@ -2,8 +2,9 @@
 
 Every TensorBoard scalar of a run is logged against one step that only grows over the whole run,
 resumes included: the run's cumulative agent steps. A meta-step's scalars sit at the sum of the
-steps of all tasks of all meta-steps up to it; a task's episode curve at the sum before its
-meta-step plus the task's own step.
+steps of all tasks of all meta-steps up to it. The tags, grouped by question (objective/, games/,
+workers/, failures/, init/, validation/), are :mod:`leap_rl.distributed.tags`'s, listed in
+docs/tensorboard.md; the custom-scalars layout and the hparams are written once per writer.
 
 Scalars go to every :class:`ScalarSink` of the run: TensorBoard always, Weights & Biases with
 ``--track`` (:mod:`leap_rl.io.tracking`), each given the same (tags, values, step). A run directory
@@ -24,8 +25,11 @@ import yaml
 
 from leap_rl.config import ExperimentConfig
 from leap_rl.distributed.aggregator import MetaStepAggregator, TaskTally, gradient_norm
+from leap_rl.distributed.board import layout, write_hparams
 from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.distributed.protocol import Chunk
+from leap_rl.distributed.tags import Objective, failure_scalars, game_scalars, worker_scalars
+from leap_rl.distributed.taskcurves import TaskCurves
 from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import Mirror, RunPath, append_text, location
 
@@ -44,12 +48,18 @@ class TensorBoardSink:
     """TensorBoard events in ``directory`` (a local mirror of it, uploaded at each flush, where
     ``directory`` is a URI: SummaryWriter appends to files, which object stores cannot)."""
 
-    def __init__(self, directory: RunPath, purge_step: int, hparams: str) -> None:
+    def __init__(self, directory: RunPath, purge_step: int, cfg: ExperimentConfig) -> None:
+        """Writes the custom-scalars layout and the hparams (:mod:`leap_rl.distributed.board`)
+        and the config as text once per writer (a resume's writer too: TensorBoard keeps the
+        last)."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.mirror = Mirror(directory)
         self.writer = SummaryWriter(str(self.mirror.local), purge_step=purge_step)
-        self.writer.add_text("hparams", hparams)
+        self.writer.add_custom_scalars(layout(cfg))
+        write_hparams(self.writer.file_writer, cfg)
+        config = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+        self.writer.add_text("config", "```\n" + config + "```")
 
     def scalars(self, values: Mapping[str, float], step: int) -> None:
         for tag, value in values.items():
@@ -74,10 +84,11 @@ class RunLog:
 
     def __init__(self, out: RunPath, cfg: ExperimentConfig, stream: TextIO = sys.stdout,
                  interval: float = 10.0, resume_after: int = 0, step_after: int = 0,
-                 sinks: Sequence[ScalarSink] = ()) -> None:
+                 sinks: Sequence[ScalarSink] = (), reference: Mapping | None = None) -> None:
         """``resume_after``: meta-steps already done, ``step_after``: the run's step after them;
         records of later ones (written before a crash, then redone) are dropped from tasks.jsonl
-        and TensorBoard. ``sinks``: where scalars go besides TensorBoard."""
+        and TensorBoard. ``sinks``: where scalars go besides TensorBoard. ``reference``: the
+        checkpoint's ``objective/`` references (:class:`leap_rl.distributed.tags.Objective`)."""
         self.out, self.cfg, self.stream, self.interval = out, cfg, stream, interval
         out.mkdir(parents=True, exist_ok=True)
         config = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
@@ -87,10 +98,11 @@ class RunLog:
         write_provenance(out)  # the code and libraries of this start (a resume: the newest)
         # Always purged: whatever lies past the restored step (a fresh run has nothing there)
         # is from meta-steps this run does again.
-        self.sinks = [TensorBoardSink(out / "tensorboard", step_after + 1,
-                                      "```\n" + config + "```"), *sinks]
+        self.sinks = [TensorBoardSink(out / "tensorboard", step_after + 1, cfg), *sinks]
         self.step = step_after  # the run's step axis at the end of the last meta-step
-        self._last: dict[str, int] = {}  # each episode curve's last step
+        self.objective = Objective(reference)
+        self.curves = (TaskCurves(self.sinks[0].mirror.local) if cfg.run.task_curves
+                       else None)  # per-task runs, off by default
         _keep_task_rows_before(out / "tasks.jsonl", resume_after)
         self._last_print = 0.0
         self._progress: dict[int, tuple[str, int, int]] = {}
@@ -99,9 +111,11 @@ class RunLog:
         print(message, file=self.stream, flush=True)
 
     def chunk(self, meta_step: int, game: str, steps: int, chunk: Chunk, verdict: str) -> None:
-        """Per-game episode curves on the run's step axis, and a throttled status line."""
-        if verdict == "accepted":
-            self._episodes(f"task/{game}/episodic_return", chunk.progress.episodes)
+        """A throttled status line of the running tasks (their curves are summarized per
+        meta-step under games/, never joined into one curve across agents; with
+        ``run.task_curves`` each task's also as its own run)."""
+        if verdict == "accepted" and self.curves is not None:
+            self.curves.add(meta_step, chunk.task, chunk.attempt, game, chunk.progress.episodes)
         self._progress[chunk.task] = (game, chunk.progress.agent_steps, steps)
         now = time.monotonic()
         if now - self._last_print >= self.interval:
@@ -109,20 +123,6 @@ class RunLog:
             tasks = "  ".join(f"{g} {100 * s / max(t, 1):.0f}%" for g, s, t in
                               (self._progress[k] for k in sorted(self._progress)))
             self.say(f"  meta-step {meta_step + 1}: {tasks}")
-
-    def _episodes(self, tag: str, episodes: list[tuple[int, float, int]]) -> None:
-        """One point per step the task stamped episodes with (a runner stamps the episodes of
-        each report with the report's step): their mean return, at this meta-step's start plus
-        that step."""
-        returns: dict[int, list[float]] = {}
-        for step, ret, _ in episodes:
-            returns.setdefault(step, []).append(ret)
-        for step in sorted(returns):
-            x = self.step + step
-            if x <= self._last.get(tag, self.step):  # a retried task walks its path again
-                continue
-            self._scalars({tag: sum(returns[step]) / len(returns[step])}, x)
-            self._last[tag] = x
 
     def scalars(self, values: Mapping[str, float]) -> None:
         """More scalars at the end of the last meta-step (e.g. a validation's), flushed."""
@@ -137,29 +137,23 @@ class RunLog:
     def meta_step(self, meta_step: int, agg: MetaStepAggregator, records: list[TaskRecord],
                   update: dict, seconds: float, bad_in_a_row: int = 0,
                   extra: Mapping[str, float] | None = None,
-                  histograms: Mapping[str, Any] | None = None) -> dict:
+                  histograms: Mapping[str, Any] | None = None,
+                  workers: int = 0, replaced: int = 0) -> dict:
         """Records a finished meta-step in tasks.jsonl, TensorBoard and on the console
         (``extra``: more scalars, e.g. an asynchronous meta-step's staleness or θ⁰'s health;
-        ``histograms``: tensors for the sinks that draw histograms, TensorBoard's)."""
+        ``histograms``: tensors for the sinks that draw histograms, TensorBoard's; ``workers``:
+        live workers at its end; ``replaced``: workers replaced during it)."""
         self._progress.clear()
+        if self.curves is not None:
+            self.curves.close()
         rows = [self._task_row(meta_step, agg, r) for r in records]
         append_text(self.out / "tasks.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
-        done = [r for r in rows if r["status"] in ("completed", "partial")]
-        objective = "d1" if self.cfg.leap.metric == "length" else "d2"
-        mean = lambda key: sum(r[key] for r in done) / len(done) if done else float("nan")
         steps = sum(r["steps"] for r in rows)
-        scalars = {
-            "meta/path_length": mean(objective), "meta/path_length_d1": mean("d1"),
-            "meta/path_energy_d2": mean("d2"), "meta/grad_norm": update["grad_norm"],
-            "meta/init_update_norm": update["update_norm"],
-            "meta/tasks_completed": sum(r["status"] == "completed" for r in rows),
-            "meta/tasks_failed": sum(r["status"] in ("failed", "partial") for r in rows),
-            "meta/duplicate_chunks": agg.duplicates, "meta/stale_chunks": agg.stale,
-            "meta/nonfinite_chunks": agg.nonfinite, "meta/step_seconds": seconds,
-            "meta/skipped_segments": sum(r["skipped_segments"] for r in rows),
-            "meta/update_skipped": float(update["skipped"]), "meta/bad_in_a_row": bad_in_a_row,
-            "meta/env_steps_per_second": steps / max(seconds, 1e-9),
-            "meta/meta_step": meta_step + 1, **(extra or {})}
+        scalars = {**self.objective.scalars(rows, update),
+                   **game_scalars(rows, [agg.tasks[r.assignment.task] for r in records]),
+                   **worker_scalars(records, seconds, workers, replaced, steps),
+                   **failure_scalars(rows, agg, update, bad_in_a_row),
+                   "workers/meta_step": float(meta_step + 1), **(extra or {})}
         # A meta-step in which no step counted still moves the axis, so that steps only grow.
         self.step += max(steps, 1)
         self._scalars(scalars, self.step)
@@ -167,13 +161,23 @@ class RunLog:
             if histograms and hasattr(sink, "histograms"):
                 sink.histograms(histograms, self.step)
             sink.flush()
+        self.say(self._line(meta_step, scalars, rows, update, seconds))
+        return scalars
+
+    def _line(self, meta_step: int, scalars: Mapping[str, float], rows: list[dict],
+              update: dict, seconds: float) -> str:
+        """One console line: progress, θ⁰'s objective change, the games, the workers."""
         total = self.cfg.meta.meta_steps
         bar = "#" * round(20 * (meta_step + 1) / total)
-        self.say(f"meta-step {meta_step + 1}/{total} [{bar:<20}] {seconds:6.1f} s  "
-                 f"{objective} {scalars['meta/path_length']:.4g}  tasks "
-                 f"{scalars['meta/tasks_completed']}/{len(rows)} completed  "
-                 f"|∇F̄| {update['grad_norm']:.3g}  |Δθ⁰| {update['update_norm']:.3g}")
-        return scalars
+        key = "d1" if self.cfg.leap.metric == "length" else "d2"
+        games = ", ".join(sorted({r["game"].split("/")[-1] for r in rows}))
+        completed = sum(r["status"] == "completed" for r in rows)
+        return (f"meta-step {meta_step + 1}/{total} [{bar:<20}] {seconds:6.1f} s  "
+                f"{key}/first {scalars[f'objective/{key}_ratio_mean']:.3g}  "
+                f"games {games} ({completed}/{len(rows)} completed)  "
+                f"workers {scalars['workers/live']:.0f} live, "
+                f"{100 * scalars['workers/utilization']:.0f}% busy  "
+                f"|∇F̄| {update['grad_norm']:.3g}  |Δθ⁰| {update['update_norm']:.3g}")
 
     @staticmethod
     def _task_row(meta_step: int, agg: MetaStepAggregator, record: TaskRecord) -> dict:
@@ -193,6 +197,8 @@ class RunLog:
                    {"started_from": a.meta_step, "staleness": record.staleness})}
 
     def close(self) -> None:
+        if self.curves is not None:
+            self.curves.close()
         for sink in self.sinks:
             sink.close()
 

@@ -95,21 +95,26 @@ def _plot_summary(path: Path, summary: dict, palette: dict[str, str]) -> None:
 
 
 def write_tensorboard(folder: Path, runs: Curves, window: int) -> None:
-    """The curves in TensorBoard: one run per seed (raw and smoothed returns) and their mean."""
+    """The curves in TensorBoard, each (game, θ⁰, seed) its own run
+    ``eval/<game>/<method>/seed<k>`` (tags ``eval/episodic_return``, raw, and
+    ``eval/moving_average``), and each (game, θ⁰)'s mean over seeds as the run
+    ``eval/<game>/<method>/mean``: inits are compared by selecting runs, and no curve joins
+    separate agents (docs/tensorboard.md, "Evaluation")."""
     from torch.utils.tensorboard import SummaryWriter
 
     writers: dict[str, SummaryWriter] = {}
 
-    def writer(name: str) -> SummaryWriter:
-        if name not in writers:
-            writers[name] = SummaryWriter(str(folder / name))
-        return writers[name]
+    def writer(game: str, method: str, name: str) -> SummaryWriter:
+        key = f"{game}/{method}/{name}"  # a game's "/" nests, as TensorBoard shows run names
+        if key not in writers:
+            writers[key] = SummaryWriter(str(folder / "eval" / game / method / name))
+        return writers[key]
 
     for (game, method, seed), (steps, returns, _) in sorted(runs.items()):
-        w = writer(f"seed_{seed}")
+        w = writer(game, method, f"seed{seed}")
         for step, ret, avg in zip(steps, returns, moving_average(returns, window)):
-            w.add_scalar(f"eval/{game}/{method}/episodic_return", ret, int(step))
-            w.add_scalar(f"eval/{game}/{method}/moving_average", avg, int(step))
+            w.add_scalar("eval/episodic_return", ret, int(step))
+            w.add_scalar("eval/moving_average", avg, int(step))
     for game in sorted({g for g, _, _ in runs}):
         total = max(t for (g, _, _), (_, _, t) in runs.items() if g == game)
         grid = np.linspace(0, max(total, 1), GRID_POINTS)
@@ -117,7 +122,7 @@ def write_tensorboard(folder: Path, runs: Curves, window: int) -> None:
             band = method_band(runs, game, method, window, grid)
             for step, value in zip(grid, band[0] if band else []):
                 if np.isfinite(value):
-                    writer("mean").add_scalar(f"eval/{game}/{method}/moving_average", value,
-                                              int(step))
+                    writer(game, method, "mean").add_scalar("eval/moving_average", value,
+                                                            int(step))
     for w in writers.values():
         w.close()

@@ -22,7 +22,7 @@ from leap_rl.io.provenance import write_provenance
 from leap_rl.io.storage import RemotePath, append_text, location
 from leap_rl.sweep.status import read_status, write_status
 
-META_STEP = "meta/meta_step"
+META_STEP = "workers/meta_step"
 # A train-task trial reports every 100 updates, the pool pilot's cadence (docs/results.md): its
 # AUC is the mean of the 50-episode moving average at each report.
 PILOT_REPORT_EVERY = 100

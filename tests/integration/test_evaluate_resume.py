@@ -45,6 +45,20 @@ def curves(out):
 
 
 @pytest.mark.integration
+def board_curves(out):
+    """(method, seed) → [(step, value)] of each evaluation run's TensorBoard run."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found = {}
+    for directory in (out / "tensorboard" / "eval" / "CartPole-v1").glob("*/seed*"):
+        assert len(list(directory.glob("events.*"))) == 1, directory
+        events = EventAccumulator(str(directory))
+        events.Reload()
+        found[(directory.parent.name, int(directory.name.removeprefix("seed")))] = [
+            (e.step, e.value) for e in events.Scalars("eval/episodic_return")]
+    return found
+
+
 def test_three_way_evaluation_pairs_seeds_and_resumes(ray_local, tmp_path, capsys):
     # leap: some other θ⁰; reptile: exactly the encoder the random run of seed 0 draws, so
     # with paired seeds its seed-0 run must reproduce random's seed-0 run episode for episode.
@@ -67,6 +81,8 @@ def test_three_way_evaluation_pairs_seeds_and_resumes(ray_local, tmp_path, capsy
     assert all(d["final"]["n"] == 2 for d in game["differences"].values())
     assert "leap − reptile (n=2)" in first
     assert {p.name for p in (out / "plots").iterdir()} == {"CartPole-v1.png", "summary.png"}
+    drawn = board_curves(out)  # each (init, game, seed) curve its own TensorBoard run
+    assert set(drawn) == set(runs) and drawn[("leap", 1)]
 
     # Interrupted: one run's record is lost. Without --resume, or with other settings: refused
     # (exit status 2) before any run; with --resume only that run is trained again.
@@ -81,6 +97,7 @@ def test_three_way_evaluation_pairs_seeds_and_resumes(ray_local, tmp_path, capsy
     assert again.count("done] CartPole-v1/") == 1 and "[6/6 done] CartPole-v1/leap/seed 1" in again
     assert (out / "curves.csv").read_text() == before  # the same run, reproduced
     assert json.loads((out / "summary.json").read_text()) == summary
+    assert board_curves(out) == drawn  # rewritten, no point doubled
     print(first)  # the table, for the record (pytest -s)
 
 

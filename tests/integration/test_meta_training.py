@@ -40,11 +40,11 @@ def test_smoke_config_end_to_end(ray_local, tmp_path):
         assert r["status"] == "completed" and r["steps"] == 800 and r["chunks_received"] >= 2
         assert r["node_id"] and r["pid"] and r["d1"] > 0 and r["final_return"] is not None
     tags = read_scalars(tmp_path)
-    for tag in ("meta/path_length", "meta/grad_norm", "meta/init_update_norm",
-                "meta/tasks_completed", "meta/tasks_failed", "meta/duplicate_chunks",
-                "meta/step_seconds", "meta/env_steps_per_second"):
+    for tag in ("objective/d2_ratio_mean", "objective/meta_grad_norm", "objective/init_update_norm",
+                "workers/tasks_completed", "failures/tasks_failed", "failures/duplicate_chunks",
+                "workers/meta_step_seconds", "workers/agent_steps_per_second"):
         assert len(tags[tag]) == 2, tag
-    assert any(t.startswith("task/") and t.endswith("/episodic_return") for t in tags)
+    assert any(t.startswith("games/") and t.endswith("/return_late") for t in tags)
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == [
         "ckpt-000001.pt", "ckpt-000002.pt"]
     learned = load_init(summary["init"])
@@ -72,7 +72,7 @@ def assert_adam_path(thetas, ckpts, tags, meta) -> None:
              {k: (m[1][k] - b1 * m[0][k]) / (1 - b1) for k in names}]
     for t, g in enumerate(grads):
         norm = sum(float(x.square().sum()) for x in g.values()) ** 0.5
-        assert norm == pytest.approx(tags["meta/grad_norm"][t], rel=1e-4) and norm > 0
+        assert norm == pytest.approx(tags["objective/meta_grad_norm"][t], rel=1e-4) and norm > 0
     for t in (0, 1):
         for k in names:
             torch.testing.assert_close(v[t][k], (1 - b2) * grads[t][k].square()
@@ -82,7 +82,7 @@ def assert_adam_path(thetas, ckpts, tags, meta) -> None:
                                        rtol=1e-5, atol=1e-7, msg=k)
         moved = sum(float((thetas[t + 1][k] - thetas[t][k]).double().square().sum())
                     for k in names) ** 0.5
-        assert moved == pytest.approx(tags["meta/init_update_norm"][t], rel=1e-4)
+        assert moved == pytest.approx(tags["objective/init_update_norm"][t], rel=1e-4)
 
 
 def test_driver_update_is_adam_on_the_mean_of_the_chunks_that_arrived(ray_local, tmp_path):
@@ -165,10 +165,10 @@ def test_killed_worker_keeps_what_arrived_and_counts_nothing_twice(ray_local, tm
     assert record[0]["chunks_received"] == len(last)  # the last attempt's chunks alone
     assert record[1]["status"] == "completed" and record[1]["chunks_received"] == 6
     tags = read_scalars(tmp_path)
-    assert tags["meta/duplicate_chunks"] == [0]
+    assert tags["failures/duplicate_chunks"] == [0]
     if policy == "keep_partial":
         assert record[0]["status"] == "partial" and 2 <= len(task0) < 6
-        assert "ActorDiedError" in record[0]["error"] and tags["meta/tasks_failed"] == [1.0]
+        assert "ActorDiedError" in record[0]["error"] and tags["failures/tasks_failed"] == [1.0]
     else:  # the retry streams its own path from the start; it replaces the prefix
         assert record[0]["status"] == "completed" and record[0]["attempts"] == 2
         assert sorted(last) == list(range(6)) and len(task0) > 6

@@ -145,14 +145,14 @@ def test_a_tracked_run_in_a_bucket_keeps_nothing_local_and_resumes_from_the_buck
 
     run = location(uri)
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoints", "config.yaml", "health_frames.pt", "init", "provenance.json", "tasks.jsonl",
-        "tensorboard", "wandb.json"]
+        "checkpoints", "config.yaml", "health_frames.pt", "init", "provenance.json",
+        "tasks.jsonl", "tensorboard", "wandb.json"]  # health_frames.pt: θ⁰ health (default on)
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
         "ckpt-000001.pt", "ckpt-000002.pt"]
     assert local_copies(isolated["cwd"], isolated["tmp"]) == []
     board = scalar_events(uri)  # TensorBoard's own reader, from the bucket
-    assert [v for _, v in board["meta/meta_step"]] == [1.0, 2.0]
-    assert any(tag.startswith("task/MinAtar/") for tag in board)
+    assert [v for _, v in board["workers/meta_step"]] == [1.0, 2.0]
+    assert any(tag.startswith("games/MinAtar/") for tag in board)
     tracked = wandb_history(isolated["wandb"])
     assert sorted(tracked) == sorted(board)
     for tag, points in board.items():  # TensorBoard keeps float32, wandb the logged float64
@@ -166,7 +166,7 @@ def test_a_tracked_run_in_a_bucket_keeps_nothing_local_and_resumes_from_the_buck
 
     assert [r["meta_step"] for r in read_tasks(uri)] == [0, 0, 1, 1, 2, 2]
     board = scalar_events(uri)
-    assert [v for _, v in board["meta/meta_step"]] == [1.0, 2.0, 3.0]  # 2's first pass purged
+    assert [v for _, v in board["workers/meta_step"]] == [1.0, 2.0, 3.0]  # 2's first pass purged
     for tag, points in board.items():
         steps = [s for s, _ in points]
         assert all(a < b for a, b in zip(steps, steps[1:])), f"{tag}: steps {steps}"

@@ -96,11 +96,11 @@ def test_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local, tmp_
         (m, duplicates_per_step, stale_per_step, 0) for m in range(META_STEPS)]
 
     injected, clean = read_scalars(tmp_path / "injected"), read_scalars(tmp_path / "clean")
-    assert injected["meta/duplicate_chunks"] == [duplicates_per_step] * META_STEPS
-    assert injected["meta/stale_chunks"] == [stale_per_step] * META_STEPS
-    assert clean["meta/duplicate_chunks"] == clean["meta/stale_chunks"] == [0] * META_STEPS
-    assert injected["meta/grad_norm"] == clean["meta/grad_norm"]
-    assert injected["meta/init_update_norm"] == clean["meta/init_update_norm"]
+    assert injected["failures/duplicate_chunks"] == [duplicates_per_step] * META_STEPS
+    assert injected["failures/stale_chunks"] == [stale_per_step] * META_STEPS
+    assert clean["failures/duplicate_chunks"] == clean["failures/stale_chunks"] == [0] * META_STEPS
+    assert injected["objective/meta_grad_norm"] == clean["objective/meta_grad_norm"]
+    assert injected["objective/init_update_norm"] == clean["objective/init_update_norm"]
     drop = lambda r: {k: v for k, v in r.items() if k not in ("node_id", "pid")}
     assert ([drop(r) for r in read_tasks(tmp_path / "injected")]
             == [drop(r) for r in read_tasks(tmp_path / "clean")])
@@ -142,8 +142,8 @@ def test_async_injected_duplicate_and_stale_chunks_are_dropped_exactly(ray_local
 
     tasks = META_STEPS * TASKS
     scalars, rows = read_scalars(tmp_path), read_tasks(tmp_path)
-    assert sum(scalars["meta/stale_chunks"]) == 2 * tasks * CHUNKS + tasks
-    assert sum(scalars["meta/duplicate_chunks"]) == 2 * tasks * CHUNKS
+    assert sum(scalars["failures/stale_chunks"]) == 2 * tasks * CHUNKS + tasks
+    assert sum(scalars["failures/duplicate_chunks"]) == 2 * tasks * CHUNKS
     assert sorted(r["task"] for r in rows) == list(range(tasks))
     assert all(r["status"] == "completed" and r["chunks_received"] == CHUNKS for r in rows)
     expected = expected_async_sums(StandInTask(chunks=CHUNKS), cfg, rows,
@@ -183,7 +183,7 @@ def test_a_retry_replaces_the_failed_attempts_chunks(ray_local, tmp_path, monkey
     rows = {r["task"]: r for r in read_tasks(tmp_path)}
     assert (rows[0]["status"], rows[0]["attempts"], rows[0]["chunks_received"]) == (
         "completed", 2, CHUNKS)
-    assert read_scalars(tmp_path)["meta/duplicate_chunks"] == [0]
+    assert read_scalars(tmp_path)["failures/duplicate_chunks"] == [0]
     expected = {}
     for task, attempt in ((0, 1), (1, 0)):  # task 0: its retry alone
         a = Assignment(0, task, rows[task]["game"], rows[task]["seed"], cfg.meta.steps_per_task,

@@ -37,8 +37,8 @@ def test_nonfinite_chunks_are_skipped_counted_and_change_nothing(ray_local, tmp_
             assert torch.equal(bad["init"][k], zero["init"][k])
         for slot, state in zero["adam"]["state"].items():
             assert torch.equal(bad["adam"]["state"][slot]["exp_avg_sq"], state["exp_avg_sq"])
-        assert read_scalars(tmp_path / name)["meta/nonfinite_chunks"] == [4.0, 4.0]  # 2 tasks × 2
-    assert read_scalars(tmp_path / "zero")["meta/nonfinite_chunks"] == [0.0, 0.0]
+        assert read_scalars(tmp_path / name)["failures/nonfinite_chunks"] == [4.0, 4.0]  # 2 tasks × 2
+    assert read_scalars(tmp_path / "zero")["failures/nonfinite_chunks"] == [0.0, 0.0]
 
 
 def test_meta_steps_without_a_usable_update_stop_the_run_with_theta_unchanged(ray_local, tmp_path):
@@ -55,7 +55,7 @@ def test_meta_steps_without_a_usable_update_stop_the_run_with_theta_unchanged(ra
     for k, v in start.items():
         assert torch.equal(state["meta_optimizer"]["init"][k], v)
     assert [r["meta_step"] for r in read_tasks(tmp_path)] == [0, 0, 1, 1]
-    assert read_scalars(tmp_path)["meta/update_skipped"] == [1.0, 1.0]
+    assert read_scalars(tmp_path)["failures/update_skipped"] == [1.0, 1.0]
 
 
 def test_a_nan_loss_inside_a_real_task_is_skipped_and_counted(ray_local, tmp_path):
@@ -80,5 +80,5 @@ def test_a_nan_loss_inside_a_real_task_is_skipped_and_counted(ray_local, tmp_pat
     for row in read_tasks(tmp_path):
         assert row["status"] == "completed" and row["skipped_segments"] == 2
     tags = read_scalars(tmp_path)
-    assert tags["meta/skipped_segments"] == [4.0] and tags["meta/update_skipped"] == [0.0]
-    assert tags["meta/init_update_norm"][0] > 0
+    assert tags["failures/skipped_segments"] == [4.0] and tags["failures/update_skipped"] == [0.0]
+    assert tags["objective/init_update_norm"][0] > 0

@@ -70,8 +70,8 @@ def test_a_contribution_older_than_max_staleness_is_dropped_but_ends_its_task():
         0: ("dropped", 2), 5: ("completed", 0)}
     total, n = batch.mean_gradient()
     assert n == 1 and torch.equal(total["w"], torch.full((3,), 7.0))
-    assert batch.scalars() == {"meta/staleness_mean": 0.0, "meta/staleness_max": 0.0,
-                               "meta/dropped_stale_tasks": 1.0}
+    assert batch.scalars() == {"workers/staleness_mean": 0.0, "workers/staleness_max": 0.0,
+                               "failures/dropped_stale_tasks": 1.0}
 
 
 def test_a_retry_starts_from_the_newest_version_and_replaces_the_failed_attempt():
