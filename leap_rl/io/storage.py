@@ -105,6 +105,11 @@ class RemotePath:
     def is_symlink(self) -> bool:
         return False
 
+    def modified(self) -> float | None:
+        """When the object was last written (seconds since the epoch); None if unknown."""
+        stamp = self._info().mtime
+        return stamp.timestamp() if stamp is not None else None
+
     def iterdir(self) -> list[RemotePath]:
         """The entries directly under this directory (none where it does not exist), found from
         a recursive listing: a "directory" written object by object is only a prefix, which not
@@ -221,6 +226,13 @@ class StorageError(OSError):
 def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
+
+
+def modified(path: RunPath) -> float | None:
+    """When ``path`` was last written (seconds since the epoch); None where it does not exist."""
+    if isinstance(path, RemotePath):
+        return path.modified() if path.exists() else None
+    return path.stat().st_mtime if path.exists() else None
 
 
 def rmtree(path: RunPath) -> None:
