@@ -25,13 +25,14 @@ from leap_rl.cli import (  # noqa: E402
     evaluate,
     pretrain_joint,
     report,
+    status,
     sweep,
     train,
     train_task,
 )
 from leap_rl.cli.common import USAGE, USER_ERRORS, error  # noqa: E402
 
-SUBCOMMANDS = (config, train, train_task, evaluate, report, pretrain_joint, sweep)
+SUBCOMMANDS = (config, train, train_task, evaluate, report, pretrain_joint, sweep, status)
 
 # Subcommand name → handler; main() looks the handler up here (tests replace one).
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {m.NAME: m.run for m in SUBCOMMANDS}

@@ -39,6 +39,7 @@ from leap_rl.envs import (
 )
 from leap_rl.evaluation.bootstrap import METHODS as CI_METHODS
 from leap_rl.evaluation.methods import add_method, complete, method_configs, parse_init
+from leap_rl.io.storage import staged
 
 __all__ = ["parse_init"]  # the --init grammar, here for the CLI's tests and readers
 
@@ -74,7 +75,8 @@ EXAMPLES = """\
   leap-rl evaluate ... --out runs/eval-minatar --resume    # the same command after an interruption
   leap-rl evaluate --init leap=runs/a/init/encoder.pt,runs/b/init/encoder.pt \
       --init random@inner.learning_rate=8e-3 --init scale=scaled:runs/a/init/encoder.pt \
-      --games heldout --config configs/minatar.yaml --seeds 20 --first-seed 100 --ci bca"""
+      --games heldout --config configs/minatar.yaml --seeds 20 --first-seed 100 --ci bca
+  leap-rl evaluate --init leap=gs://my-bucket/runs/a/init/encoder.pt --out gs://my-bucket/eval"""
 
 
 def add_arguments(ev: argparse.ArgumentParser) -> None:
@@ -151,7 +153,6 @@ def non_negative_int(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from leap_rl.backends.a2c_task import read_init
-    from leap_rl.evaluation import store
 
     cfg = load_config(args.config, args.overrides + backend_override(args))
     games = select_games(args.games, cfg)
@@ -160,7 +161,17 @@ def run(args: argparse.Namespace) -> int:
     for m in methods:
         for member, path in m.member_paths().items():
             read_init(path, configs.get(member, cfg))  # so does a missing or mismatched file
-    out = Path(args.out or f"runs/eval-{cfg.name}")
+    out = args.out or f"runs/eval-{cfg.name}"
+    # A bucket URI: written to a local copy, uploaded when the evaluation ends (or stops).
+    with staged(out) as local:
+        return _evaluate(args, cfg, games, methods, local, out)
+
+
+def _evaluate(args: argparse.Namespace, cfg: ExperimentConfig, games: list[str], methods,
+              out: Path, shown: str) -> int:
+    """Checks ``out`` and runs the evaluation into it; ``shown`` is the name the user gave."""
+    from leap_rl.evaluation import store
+
     first = cfg.seed if args.first_seed is None else args.first_seed
     seeds = [first + i for i in range(args.seeds)]
     # Before Ray: an existing directory without --resume, or with other settings, is refused.
@@ -171,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = _evaluate_on_ray(args, games, cfg, out)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are saved in {out}; run the same command with "
+        print(f"\ninterrupted: finished runs are saved in {shown}; run the same command with "
               "--resume to do the rest", file=sys.stderr)
         return INTERRUPTED
     if summary is None:
@@ -179,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
     failed = summary["failed"]
     if failed:
         print(f"leap-rl: {len(failed)} run(s) failed: {', '.join(failed)} (see "
-              f"{out / 'evaluation.json'}; --resume retries them)", file=sys.stderr)
-    print(f"done: outputs in {out} (curves.csv, summary.json, plots/, tensorboard/)")
+              f"{shown}/evaluation.json; --resume retries them)", file=sys.stderr)
+    print(f"done: outputs in {shown} (curves.csv, summary.json, plots/, tensorboard/)")
     return FAILED if failed else OK
 
 

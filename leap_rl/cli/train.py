@@ -11,15 +11,18 @@ from leap_rl.cli.common import (
     add_address,
     add_overrides,
     error,
+    positive_int,
     seed_override,
     start_ray,
 )
+from leap_rl.config import ConfigError
 
 NAME = "train"
 HELP = "meta-train an initialization with Leap on Ray"
 EXAMPLES = """\
   leap-rl train configs/smoke.yaml                       # a new runs/smoke-s0-<UTC time>
   leap-rl train configs/paper.yaml --dry-run             # the plan only: nothing starts
+  leap-rl train configs/minatar.yaml --dry-run --calibrate --workers 16 --price-per-device-hour 2
   leap-rl train configs/smoke.yaml --out runs/smoke --force --seed 1
   leap-rl train --resume runs/smoke --set meta.meta_steps=4
   leap-rl train configs/paper.yaml --out s3://my-bucket/runs/paper --address auto"""
@@ -50,6 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "run starts there; refused where DIR has no config.yaml")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate, print the plan and exit without starting Ray")
+    parser.add_argument("--calibrate", action="store_true", help="with --dry-run: a short "
+                        "real inner loop of each pool game on this machine's device, then the "
+                        "projected time per task and meta-step, wall hours, device-hours, cost")
+    parser.add_argument("--calibrate-updates", type=positive_int, default=20, metavar="N",
+                        help="with --calibrate: A2C updates measured per game (default 20)")
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                        help="with --calibrate: project for N workers (the run itself uses "
+                        "workers.num_workers)")
+    parser.add_argument("--price-per-device-hour", type=float, default=None, metavar="P",
+                        help="with --calibrate: the cost of one device-hour, for the cost line")
+    parser.add_argument("--json", action="store_true", help="with --calibrate: print the "
+                        "calibration and projection as one JSON object")
     parser.add_argument("--track", action="store_true", help="also send every TensorBoard "
                         "scalar to Weights & Biases (needs pip install 'leap-rl[track]')")
     parser.add_argument("--wandb-project-name", default="leap-rl",
@@ -69,9 +84,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.track:
         require_wandb()
+    if args.calibrate and not args.dry_run:
+        raise ConfigError("leap-rl train", ["--calibrate goes with --dry-run (it measures, "
+                                            "then exits)"])
     start = plan_start(args.config, args.overrides, out=args.out, resume=args.resume,
                        force=args.force, resume_if_exists=args.resume_if_exists)
     cfg, out = start.cfg, str(start.out)
+    if args.calibrate:
+        return _calibrate(cfg, args)
     print(describe_plan(cfg, out, args.address or os.environ.get("RAY_ADDRESS")))
     print(start.describe())
     if args.dry_run:
@@ -81,6 +101,20 @@ def run(args: argparse.Namespace) -> int:
     sinks = ([WandbSink.start(cfg, start.out, args.wandb_project_name, args.wandb_entity)]
              if args.track else [])
     return _meta_train(cfg, out, start.resume, sinks, args.address)
+
+
+def _calibrate(cfg, args: argparse.Namespace) -> int:
+    import json
+
+    from leap_rl.distributed.calibrate import as_json, calibrate, describe, device_name
+
+    found, projection, workers = calibrate(cfg, updates=args.calibrate_updates,
+                                           workers=args.workers,
+                                           price=args.price_per_device_hour)
+    device = device_name(cfg)
+    print(json.dumps(as_json(found, projection, workers, device)) if args.json
+          else describe(found, projection, workers, device))
+    return OK
 
 
 def _meta_train(cfg, out: str, resume: bool, sinks: list, address: str | None) -> int:

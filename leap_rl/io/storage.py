@@ -23,6 +23,8 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Schemes handed to pyarrow.fs; anything else (and file://) is a local path.
@@ -104,6 +106,11 @@ class RemotePath:
 
     def is_symlink(self) -> bool:
         return False
+
+    def modified(self) -> float | None:
+        """When the object was last written (seconds since the epoch); None if unknown."""
+        stamp = self._info().mtime
+        return stamp.timestamp() if stamp is not None else None
 
     def iterdir(self) -> list[RemotePath]:
         """The entries directly under this directory (none where it does not exist), found from
@@ -223,6 +230,13 @@ def _first_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
+def modified(path: RunPath) -> float | None:
+    """When ``path`` was last written (seconds since the epoch); None where it does not exist."""
+    if isinstance(path, RemotePath):
+        return path.modified() if path.exists() else None
+    return path.stat().st_mtime if path.exists() else None
+
+
 def rmtree(path: RunPath) -> None:
     """Deletes a directory and everything under it."""
     if isinstance(path, RemotePath):
@@ -272,3 +286,45 @@ class Mirror:
         self.sync()
         if self.remote:
             shutil.rmtree(self.local, ignore_errors=True)
+
+
+@contextmanager
+def staged(target: str | RunPath) -> Iterator[Path]:
+    """A local directory standing in for ``target``, for writers that need a filesystem (csv
+    appends, matplotlib, TensorBoard): a local target is itself; a remote one is downloaded into
+    a temporary directory first and every file added or changed there is uploaded when the block
+    ends, also when it ends in an error (so finished work is kept); nothing is uploaded where
+    nothing changed. A bucket that does not exist is refused before the block runs."""
+    target = location(target)
+    if not isinstance(target, RemotePath):
+        yield target
+        return
+    target.mkdir()
+    local = Path(tempfile.mkdtemp(prefix="leap-rl-stage-"))
+    try:
+        _download(target, local)
+        before = _digests(local)
+        yield local
+    finally:
+        for name, digest in sorted(_digests(local).items()):
+            if before.get(name) != digest:
+                (target / name).write_bytes((local / name).read_bytes())
+        shutil.rmtree(local, ignore_errors=True)
+
+
+def _download(remote: RemotePath, local: Path) -> None:
+    import pyarrow.fs
+
+    selector = pyarrow.fs.FileSelector(remote.path, recursive=True, allow_not_found=True)
+    for info in remote._call(lambda: remote.fs.get_file_info(selector)):
+        if info.type == pyarrow.fs.FileType.File:
+            name = info.path[len(remote.path) + 1:]
+            (local / name).parent.mkdir(parents=True, exist_ok=True)
+            (local / name).write_bytes((remote / name).read_bytes())
+
+
+def _digests(local: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(local).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in local.rglob("*") if p.is_file()}

@@ -1,8 +1,12 @@
 """``leap-rl sweep`` on real Ray Tune with the stand-in task (the point is bookkeeping): a grid
 completes as ordinary run directories with one results row per trial; a sweep SIGKILLed while
-its trials run is finished by ``--resume`` without rerunning a finished trial."""
+its trials run is finished by ``--resume`` without rerunning a finished trial; ASHA stops the
+worse arm of each fold, comparing trials only within their fold; a sweep into
+gs:// (the GCS emulator) writes everything there and ``leap-rl status`` reads it."""
 
 import csv
+import io
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from leap_rl.cli import main
+from leap_rl.io.storage import location
 from leap_rl.sweep.plan import plan_sweep
 from leap_rl.sweep.run import run_sweep
 from leap_rl.sweep.spec import SweepError
@@ -126,3 +132,28 @@ def test_asha_stops_a_worse_arm_early_and_compares_trials_only_within_their_fold
         assert stopped["status"] == "stopped" and "ASHA" in stopped["reason"]
         assert stopped["meta_step"] == "1" and float(stopped["metric"]) < \
             float(rows["0.01", fold]["metric"])
+
+
+@pytest.mark.gcs
+def test_a_sweep_into_gs_writes_its_trials_and_results_there(gs_bucket, bucket_keys, tmp_path,
+                                                               capsys):
+    """The sweep runs in a driver process of its own, so that its Ray workers start with
+    STORAGE_EMULATOR_HOST set (the session's Ray instance started before the fixture set it)."""
+    spec = spec_file(tmp_path, {"meta.learning_rate": [0.001, 0.01]})
+    out = f"{gs_bucket}/sweep"
+    driver = subprocess.run([sys.executable, "-c", DRIVER, spec, out, *SMALL,
+                             "meta.meta_steps=2"], cwd=ROOT, env=dict(os.environ),
+                            capture_output=True, text=True, timeout=300)
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    keys = bucket_keys(out)
+    assert {"spec.yaml", "results.csv"} <= set(keys)
+    rows = list(csv.DictReader(io.StringIO(location(f"{out}/results.csv").read_text())))
+    assert sorted(r["meta.learning_rate"] for r in rows) == ["0.001", "0.01"]
+    assert {r["status"] for r in rows} == {"done"}
+    trials = sorted({k.split("/")[1] for k in keys if k.startswith("trials/")})
+    for trial in trials:
+        assert f"trials/{trial}/init/encoder.pt" in keys
+        assert f"trials/{trial}/status.json" in keys
+    assert main(["status", out, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["trials"], status["trials_done"], status["trials_failed"]) == (2, 2, 0)
