@@ -39,7 +39,8 @@ SAFE_ON_RESUME = frozenset({
     "meta.meta_steps", "workers.num_workers", "workers.num_cpus", "workers.num_gpus",
     "workers.flush_every", "workers.failure_policy", "workers.max_task_retries",
     "workers.min_tasks_per_meta_step", "workers.task_timeout_s", "workers.startup_timeout_s",
-    "run.checkpoint_every", "run.keep_checkpoints", "run.max_consecutive_bad_meta_steps"})
+    "run.checkpoint_every", "run.keep_checkpoints", "run.max_consecutive_bad_meta_steps",
+    "run.task_curves"})  # only adds TensorBoard runs of the tasks to come
 
 
 class RunDirectoryError(ArtifactError):
