@@ -172,8 +172,13 @@ def _names(names: list[str]) -> str:
 
 
 def agent_steps(trial: Trial) -> int:
-    """The agent steps a trial trains: meta-steps × batch × steps per task, or the task's."""
+    """The agent steps a trial trains: meta-steps × batch × steps per task, plus its
+    validations' learners from θ⁰ (validations × games × seeds × steps; the random-θ⁰ baseline
+    runs are left out: they are computed once and may come from a shared cache); or the task's."""
     if trial.task:
         return int(trial.task["steps"])
-    meta = trial.cfg.meta
-    return meta.meta_steps * meta.meta_batch_size * meta.steps_per_task
+    meta, v = trial.cfg.meta, trial.cfg.validation
+    train = meta.meta_steps * meta.meta_batch_size * meta.steps_per_task
+    if not v.enabled:
+        return train
+    return train + (meta.meta_steps // v.every) * len(v.games) * v.seeds * v.steps

@@ -79,6 +79,14 @@ def test_projected_agent_steps_of_a_train_trial():
     assert agent_steps(trial) == 2 * 2 * 2000
 
 
+def test_projected_agent_steps_count_the_learners_of_each_validation():
+    # A fold validates on its held-back game: 8 meta-steps, every 4 → 2 validations × 3 seeds
+    # × 200,000 steps from θ⁰, beside 8 × 2 games × 150,000 (the baseline's runs are cached).
+    trial = trials_of({"base": MINATAR.replace("minatar.yaml", "minatar_v2_screen.yaml"),
+                       "folds": "leave_one_game_out"})[0]
+    assert agent_steps(trial) == 8 * 2 * 150_000 + 2 * 3 * 200_000
+
+
 def test_bad_spec_lists_every_problem_at_once():
     with pytest.raises(SweepError) as err:
         parse_spec({"base": "no/such.yaml", "kind": "tran", "axes": {
