@@ -2,16 +2,20 @@
 a time, ASHA where the runs measure a validation metric, one progress line on the console.
 
 Tune's own loggers are off (``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``): each trial's run writes
-its own TensorBoard events. Tune keeps its state under DIR/tune; the sweep's own record of each
-trial is its status.json (:mod:`leap_rl.sweep.status`), which resume reads.
+its own TensorBoard events. Tune keeps its state under DIR/tune (a sweep in a bucket: a local
+temporary directory); the sweep's own record of each trial is its status.json (:mod:`leap_rl.sweep.status`), which resume reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from leap_rl.sweep.plan import SweepPlan
@@ -65,19 +69,37 @@ def run_trials(plan: SweepPlan, *, max_concurrent: int | None = None, runner=Non
     groups = {t.name: tune.PlacementGroupFactory(bundles(t)) for t in plan.to_run}
     trainable = tune.with_resources(trainable, lambda config: groups[config["trial"]])
     progress = Progress(plan, say)
+    with _tune_storage(plan) as storage:
+        _fit(tune, trainable, plan, scheduler, max_concurrent, storage, progress)
+    progress.line(final=True)
+
+
+@contextlib.contextmanager
+def _tune_storage(plan: SweepPlan) -> Iterator[str]:
+    """Where Tune keeps its own experiment state (never read back: a resume reads the trials'
+    status.json): DIR/tune for a local sweep; for one in a bucket a local temporary directory,
+    removed after the fit (a gs:// or s3:// path made absolute would be a local 'gs:' folder)."""
+    if isinstance(plan.out, Path):
+        yield os.path.abspath(str(plan.out / "tune"))
+        return
+    with tempfile.TemporaryDirectory(prefix="leap-rl-tune-") as local:
+        yield local
+
+
+def _fit(tune, trainable, plan: SweepPlan, scheduler, max_concurrent: int | None,
+         storage: str, progress: Progress) -> None:
     tuner = tune.Tuner(
         trainable, param_space={"trial": tune.grid_search([t.name for t in plan.to_run])},
         tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=max_concurrent,
                                     reuse_actors=False),
         run_config=tune.RunConfig(
-            name=f"run-{int(time.time())}", storage_path=os.path.abspath(str(plan.out / "tune")),
+            name=f"run-{int(time.time())}", storage_path=storage,
             verbose=0, callbacks=[progress], failure_config=tune.FailureConfig(max_failures=0),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
     # Tune's loggers are off, so its analysis finds no result files and warns per trial; the
     # results are the trials' own (status.json, results.csv).
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     tuner.fit()
-    progress.line(final=True)
 
 
 def _tune_callback_base():

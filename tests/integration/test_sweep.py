@@ -145,6 +145,7 @@ def test_a_sweep_into_gs_writes_its_trials_and_results_there(gs_bucket, bucket_k
                              "meta.meta_steps=2"], cwd=ROOT, env=dict(os.environ),
                             capture_output=True, text=True, timeout=300)
     assert driver.returncode == 0, driver.stderr[-3000:]
+    assert not (ROOT / "gs:").exists(), "Tune's state went to a local 'gs:' folder"
     keys = bucket_keys(out)
     assert {"spec.yaml", "results.csv"} <= set(keys)
     rows = list(csv.DictReader(io.StringIO(location(f"{out}/results.csv").read_text())))
