@@ -11,7 +11,7 @@ HELP = "run a study of many trials (a grid, draws, folds) on Ray Tune"
 EXAMPLES = """\
   leap-rl sweep configs/sweeps/smoke_grid.yaml --out runs/sweep --dry-run
   leap-rl sweep configs/sweeps/smoke_grid.yaml --out runs/sweep --max-concurrent 2
-  leap-rl sweep configs/sweeps/minatar_pilot.yaml --out runs/pilot --set meta.steps_per_task=1000
+  leap-rl sweep configs/sweeps/minatar_pilot.yaml --out runs/pilot --max-concurrent 2
   leap-rl sweep --resume runs/sweep --retry-failed 2"""
 
 
