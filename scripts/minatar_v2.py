@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,12 +120,13 @@ def stage0(root: Path) -> None:
 
 def _stage0_extra(out: Path, rate: float) -> None:
     """One more learning-rate column of stage 0 (every game and seed) as a sweep of its own."""
-    spec = out.parent / f"{out.name}.yaml"
-    text = (SWEEPS / "stage0.yaml").read_text()
-    head = text.split("  inner.learning_rate:")[0]
-    tail = "  inner.learning_rate: [" + repr(rate) + "]\n  seed: [0, 1, 2]\n"
-    spec.write_text(head + tail)
-    sweep(spec, out, [], concurrent=2)
+    import yaml
+
+    spec = yaml.safe_load((SWEEPS / "stage0.yaml").read_text())
+    spec["axes"]["inner.learning_rate"] = [rate]
+    path = out.parent / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    sweep(path, out, [], concurrent=2)
 
 
 def _stage0_row(row: dict) -> dict:
@@ -242,11 +244,13 @@ def _evaluate(out: Path, game: str, inits: list[str]) -> None:
 
 def _revalidation_rows(out: Path, game: str, arms: list[str]) -> list[dict]:
     """Per θ⁰ of each arm: its per-seed AUCs, the random runs', and the validation's gain."""
+    from leap_rl.config import load_config
     from leap_rl.evaluation.report import read_curves
-    from leap_rl.validation.config import ValidationConfig
     from leap_rl.validation.metric import game_gain, run_auc
 
-    v, steps = ValidationConfig(), REVALIDATION["steps"]
+    # the validation's window and floors, as stages 1 and 2 measured their gains
+    v = load_config(ROOT_DIR / "configs" / "minatar_v2_screen.yaml").validation
+    steps = REVALIDATION["steps"]
     aucs: dict[str, dict[int, float | None]] = {}
     for (_, method, seed), episodes in read_curves(out / "curves.csv").items():
         aucs.setdefault(method, {})[seed] = run_auc(episodes, steps, v.window)
@@ -265,20 +269,27 @@ def _seeds() -> list[int]:
     return list(range(first, first + REVALIDATION["seeds"]))
 
 
+def sweep_steps(spec: str, sets: list[str] = ()) -> int:
+    """The agent steps ``leap-rl sweep SPEC --dry-run`` projects (training and validation
+    learners from θ⁰; cached baseline runs not counted)."""
+    from leap_rl.sweep.spec import read_spec
+    from leap_rl.sweep.trials import agent_steps, build_trials
+
+    return sum(agent_steps(t) for t in build_trials(read_spec(SWEEPS / spec), list(sets)))
+
+
 def budget(root: Path) -> None:
-    """Projected agent steps of stages 0–2 and re-validation, from the specs' trial counts."""
+    """Projected agent steps per stage: stages 0–2 from the sweeps' own trials, the rest from
+    the protocol's counts (docs/results.md, "Budget")."""
     from leap_rl.config import load_config
 
-    screen = load_config(ROOT_DIR / "configs" / "minatar_v2_screen.yaml")
-    m, v = screen.meta, screen.validation
-    train = m.meta_steps * 2 * m.steps_per_task  # a fold: two games every meta-step
-    validation = (m.meta_steps // v.every) * v.seeds * v.steps
+    v = load_config(ROOT_DIR / "configs" / "minatar_v2_screen.yaml").validation
     baseline = 3 * v.seeds * v.steps  # once per fold game, shared by every trial (cache)
-    trial = train + validation
-    stages = [("0: random θ⁰'s lr", 3 * 6 * 3 * 300_000),
-              ("1: screen, Leap (12 trials)", 12 * trial + baseline),
-              ("1: screen, Reptile (12 trials)", 12 * trial),
-              ("2: remedies (5 arms × 2 seeds × 3 folds)", 30 * trial),
+    remedies = sum(sweep_steps("stage2.yaml", sets) for sets in ARMS.values())
+    stages = [("0: random θ⁰'s lr", sweep_steps("stage0.yaml")),
+              ("1: screen, Leap", sweep_steps("stage1.yaml") + baseline),
+              ("1: screen, Reptile", sweep_steps("stage1.yaml", REPTILE)),
+              (f"2: remedies ({len(ARMS)} arms)", remedies),
               # per fold: at most 7 θ⁰s (none has 3 seeds, the others 2) and random
               ("re-validation (top 3 arms)", 3 * (7 + 1) * REVALIDATION["seeds"]
                * REVALIDATION["steps"]),
@@ -301,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "budget"])
     parser.add_argument("--root", default="runs/minatar_v2", help="where the study's runs go")
     args = parser.parse_args(argv)
+    os.chdir(ROOT_DIR)  # the specs' base paths resolve against the current directory
     root = (ROOT_DIR / args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     {"stage0": stage0, "stage1": stage1, "stage2": stage2, "revalidate": revalidate,
