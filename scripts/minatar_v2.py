@@ -9,7 +9,14 @@ docs/results/minatar_v2/ and its choices to ROOT/selection.json (copied there to
     .venv/bin/python scripts/minatar_v2.py revalidate    # the top three arms on fresh seeds
     .venv/bin/python scripts/minatar_v2.py budget        # projected agent steps per stage
 
-Stage 3 (confirmation, held-out evaluation) is added before it runs, as the protocol says.
+Stage 3 (scripts/minatar_v2_stage3.py), and the report:
+
+    .venv/bin/python scripts/minatar_v2.py train3        # Leap, Reptile, joint × meta-seeds 10–12
+    .venv/bin/python scripts/minatar_v2.py heldout       # held-out games, seeds 100–129
+    .venv/bin/python scripts/minatar_v2.py pool          # pool games, seeds 3,000,000–3,000,009
+    .venv/bin/python scripts/minatar_v2.py health        # θ⁰ health of every θ⁰ of the study
+    .venv/bin/python scripts/minatar_v2.py report        # every table and figure, from the data
+
 Needs: pip install 'leap-rl[minatar]'.
 """
 
@@ -89,7 +96,7 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {path.relative_to(ROOT_DIR)} ({len(rows)} rows)")
+    print(f"wrote {os.path.relpath(path, ROOT_DIR)} ({len(rows)} rows)")
 
 
 def stage0(root: Path) -> None:
@@ -208,7 +215,9 @@ def revalidate(root: Path) -> None:
     for fold in sorted({t["fold"] for t in trials}):
         out = root / "revalidation" / fold.replace("/", "-")
         inits = [_arm_init(root, arm, fold, trials, pair) for arm in selection["stage2"]["top"]]
-        _evaluate(out, fold, inits + [f"random@inner.learning_rate={lr_star!r}"])
+        evaluate(out, [fold], inits + [f"random@inner.learning_rate={lr_star!r}"],
+                 seeds=REVALIDATION["seeds"], first_seed=REVALIDATION["first_seed"],
+                 steps=REVALIDATION["steps"])
         rows += _revalidation_rows(out, fold, selection["stage2"]["top"])
     for arm in selection["stage2"]["top"]:
         gains = [r["gain"] for r in rows if r["arm"] == arm]
@@ -233,11 +242,13 @@ def _arm_init(root: Path, arm: str, fold: str, trials: list[dict], pair: dict) -
     return f"{arm}={','.join(paths)}@inner.learning_rate={pair['inner.learning_rate']!r}{extra}"
 
 
-def _evaluate(out: Path, game: str, inits: list[str]) -> None:
+def evaluate(out: Path, games: list[str], inits: list[str], *, seeds: int, first_seed: int,
+             steps: int, config: str = "configs/minatar.yaml") -> None:
+    """``leap-rl evaluate`` into ``out``, or its ``--resume`` when ``out`` holds it."""
     bin_dir = Path(sys.executable).parent
-    cmd = [str(bin_dir / LEAP), "evaluate", "--config", "configs/minatar.yaml", "--games", game,
-           "--seeds", str(REVALIDATION["seeds"]), "--first-seed", str(REVALIDATION["first_seed"]),
-           "--steps", str(REVALIDATION["steps"]), "--out", str(out)]
+    cmd = [str(bin_dir / LEAP), "evaluate", "--config", config, "--games", ",".join(games),
+           "--seeds", str(seeds), "--first-seed", str(first_seed), "--steps", str(steps),
+           "--out", str(out)]
     cmd += [f"--init={i}" for i in inits]
     run(cmd + (["--resume"] if (out / "evaluation.json").is_file() else []))
 
@@ -308,15 +319,25 @@ def budget(root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=["stage0", "stage1", "stage2", "revalidate",
-                                          "budget"])
+    parser.add_argument("stage", choices=["stage0", "stage1", "stage2", "revalidate", "budget",
+                                          "train3", "heldout", "pool", "health", "report"])
     parser.add_argument("--root", default="runs/minatar_v2", help="where the study's runs go")
     args = parser.parse_args(argv)
     os.chdir(ROOT_DIR)  # the specs' base paths resolve against the current directory
     root = (ROOT_DIR / args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    {"stage0": stage0, "stage1": stage1, "stage2": stage2, "revalidate": revalidate,
-     "budget": budget}[args.stage](root)
+    stages = {"stage0": stage0, "stage1": stage1, "stage2": stage2, "revalidate": revalidate,
+              "budget": budget}
+    if args.stage in stages:
+        stages[args.stage](root)
+    elif args.stage == "report":
+        import minatar_v2_report  # reads docs/results/minatar_v2/ only
+
+        minatar_v2_report.main()
+    else:
+        import minatar_v2_stage3 as stage3
+
+        getattr(stage3, args.stage)(root)
     return 0
 
 

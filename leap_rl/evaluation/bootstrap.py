@@ -17,6 +17,12 @@ Pure numpy (the normal quantiles from the standard library). Definitions:
   ``Φ(z₀ + (z₀ + z_q) / (1 − a (z₀ + z_q)))``. It needs three meta-seeds or more, a statistic
   that varies over the jackknife, and a finite ``z₀``; otherwise the percentile interval is
   reported, with a note saying why.
+- **p-value** (:func:`hierarchical_p_value`): twice the smaller share of resampled statistics
+  on either side of zero (``< 0`` and ``> 0``; a statistic of exactly 0 counts half to each),
+  at most 1: the percentile interval at level ``1 − p`` just touches zero.
+- **Holm** (:func:`holm_levels`, Holm 1979) over ``m`` comparisons: ordered by p-value, the
+  ``i``-th (from 0) is judged with an interval at level ``1 − α/(m − i)``, and only while every
+  earlier one's interval excluded zero.
 - **Degenerate cases**: fewer than two meta-seeds with data → no interval (one meta-training run
   says nothing about meta-seed spread); every difference equal → the interval is that value.
 
@@ -28,7 +34,7 @@ meta-seeds any interval under-covers, which is why ``meta_seeds`` and ``n`` are 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -64,6 +70,29 @@ def hierarchical_bootstrap(groups: Sequence[Sequence[float]], *, resamples: int 
     low, high = np.quantile(stats, quantiles)
     out.update(low=float(low), high=float(high), note=note)
     return out
+
+
+def hierarchical_p_value(groups: Sequence[Sequence[float]], *, resamples: int = 10_000,
+                         seed: int = 0) -> float:
+    """The two-sided bootstrap p-value of a zero mean difference (module docstring), on the
+    same resamples as :func:`hierarchical_bootstrap` with the same ``seed``; NaN where that
+    gives no interval."""
+    data = [np.asarray([v for v in g if np.isfinite(v)], dtype=np.float64) for g in groups]
+    data = [d for d in data if len(d)]
+    if len(data) < 2:
+        return math.nan
+    stats = _resample(data, resamples, np.random.default_rng(seed))
+    below = float(np.mean(stats < 0)) + 0.5 * float(np.mean(stats == 0))
+    return min(1.0, 2 * min(below, 1 - below))
+
+
+def holm_levels(p_values: Mapping[str, float], level: float = 0.95) -> list[tuple[str, float]]:
+    """Holm's step-down order: (name, interval level) by increasing p-value (NaN last), the
+    ``i``-th at ``1 − α/(m − i)`` with ``α = 1 − level``. Judge in this order and stop at the
+    first whose interval includes zero: the rest are not rejected."""
+    alpha, m = 1 - level, len(p_values)
+    ordered = sorted(p_values, key=lambda k: (math.isnan(p_values[k]), p_values[k]))
+    return [(name, 1 - alpha / (m - i)) for i, name in enumerate(ordered)]
 
 
 def _resample(data: list[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:

@@ -86,7 +86,8 @@ def train_run(spec: RunSpec, init: Mapping[str, torch.Tensor], cfg: dict, num_th
     if scaled_shape is not None and init is not None:
         from leap_rl.evaluation.scaled import scaled_init
 
-        init = scaled_init(init, config.inner.encoder, scaled_shape, spec.seed)
+        init = scaled_init(init, config.inner.encoder, scaled_shape, spec.seed,
+                           layer_norm=config.inner.layer_norm)
     yield from backend_for(config).evaluation_run(spec.game, spec.seed, spec.steps, init, config,
                                                   PROGRESS_EVERY_S)
 

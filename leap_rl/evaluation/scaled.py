@@ -44,18 +44,21 @@ def scale_matched(fresh: Mapping[str, torch.Tensor],
 
 
 def fresh_encoder(architecture: str, observation_shape: Sequence[int],
-                  seed: int) -> dict[str, torch.Tensor]:
+                  seed: int, layer_norm: bool = False) -> dict[str, torch.Tensor]:
     """The encoder a random run of ``seed`` starts from (seeded as build_learner seeds it; the
     encoder is drawn before the heads, so the action count does not change it)."""
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        return encoder_state(build_actor_critic(architecture, observation_shape, 1))
+        return encoder_state(build_actor_critic(architecture, observation_shape, 1,
+                                                layer_norm=layer_norm))
     finally:
         torch.random.set_rng_state(state)  # the run seeds torch itself again anyway
 
 
 def scaled_init(target: Mapping[str, torch.Tensor], architecture: str,
-                observation_shape: Sequence[int], seed: int) -> dict[str, torch.Tensor]:
-    """The scale-matched random θ⁰ of run seed ``seed`` for the θ⁰ ``target``."""
-    return scale_matched(fresh_encoder(architecture, observation_shape, seed), target)
+                observation_shape: Sequence[int], seed: int,
+                layer_norm: bool = False) -> dict[str, torch.Tensor]:
+    """The scale-matched random θ⁰ of run seed ``seed`` for the θ⁰ ``target`` (with the norm
+    layers' gains and biases when the method's network has LayerNorm, scaled as any tensor)."""
+    return scale_matched(fresh_encoder(architecture, observation_shape, seed, layer_norm), target)

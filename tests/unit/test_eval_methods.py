@@ -194,6 +194,17 @@ def test_scaled_init_is_the_random_runs_encoder_rescaled_and_seeded():
         assert torch.allclose(a[name] / a[name].norm(), x / x.norm(), atol=1e-6)
 
 
+def test_scaled_init_of_a_layer_norm_theta_has_its_norm_layers():
+    theta = {k: v * 3 for k, v in fresh_encoder("minatar", (10, 10, 10), 5, True).items()}
+    assert any("norm" in k for k in theta)
+    with pytest.raises(KeyError):  # a plain network's encoder lacks the norm layers
+        scaled_init(theta, "minatar", (10, 10, 10), 0)
+    out = scaled_init(theta, "minatar", (10, 10, 10), 0, layer_norm=True)
+    assert set(out) == set(theta)
+    for name, x in out.items():
+        assert rms(x) == pytest.approx(rms(theta[name]), rel=1e-6)
+
+
 def test_each_run_gets_its_methods_config_and_the_scaled_one_its_rescaled_init(monkeypatch):
     """Through the runner's launcher and the A2C backend seam, no Ray task started."""
     from leap_rl.backends import a2c_task
