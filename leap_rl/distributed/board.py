@@ -21,6 +21,13 @@ HPARAM_METRICS = ("objective/d1_ratio_mean", "objective/d2_ratio_mean",
                   "objective/meta_grad_norm", "validation/gain")
 
 
+def hparam_metrics(cfg: ExperimentConfig) -> tuple[str, ...]:
+    """The HParams dashboard's metric columns: validation/gain only where the run validates
+    (an empty column otherwise)."""
+    return tuple(t for t in HPARAM_METRICS
+                 if cfg.validation.enabled or not t.startswith("validation/"))
+
+
 def layout(cfg: ExperimentConfig) -> dict[str, dict[str, list]]:
     """The custom-scalars layout (torch's ``add_custom_scalars`` form: category → chart →
     ["Multiline", [tag regexes]]), in the order the dashboard shows it. Categories whose tags
@@ -79,7 +86,7 @@ def write_hparams(file_writer, cfg: ExperimentConfig) -> None:
     from tensorboard.plugins.hparams import summary_v2 as hp
 
     values = flat_config(cfg)
-    metrics = [hp.Metric(tag) for tag in HPARAM_METRICS]
+    metrics = [hp.Metric(tag) for tag in hparam_metrics(cfg)]
     file_writer.add_summary(hp.hparams_config_pb([hp.HParam(k) for k in values], metrics))
     # No trial_id: the session group is then named by a hash of the values, so that sweep
     # trials (one config name, different values) stay apart in the dashboard.

@@ -19,13 +19,12 @@ its tests apply the same rules.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from leap_rl.validation.history import FILE as VALIDATION_FILE
+from leap_rl.validation.history import read_records
 
 
 def relative_auc_choice(rows: Iterable[Mapping[str, Any]], *, value_key: str,
@@ -63,10 +62,7 @@ def final_gain(records: Sequence[Mapping[str, Any]], meta_step: int) -> float | 
 
 def read_validations(trial_dir: Path) -> list[dict[str, Any]]:
     """A trial's validation records (``validation.jsonl``), [] when it has none."""
-    path = Path(trial_dir) / VALIDATION_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_records(Path(trial_dir))
 
 
 def arm_scores(trials: Iterable[Mapping[str, Any]], arm_keys: Sequence[str]) -> list[dict]:

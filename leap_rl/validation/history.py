@@ -17,6 +17,13 @@ from leap_rl.io.storage import RunPath, append_text
 FILE = "validation.jsonl"
 
 
+def read_records(out: RunPath) -> list[dict]:
+    """validation.jsonl's records as they are on disk, read only ([] without the file)."""
+    path = out / FILE
+    text = path.read_text() if path.is_file() else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 @dataclass
 class ValidationHistory:
     """The validations of a run, read back on resume; the best gain and patience's count."""
@@ -35,8 +42,7 @@ class ValidationHistory:
     def load(self, completed: int) -> None:
         """Reads validation.jsonl; keeps (and rewrites the file with) only the validations of
         the first ``completed`` meta-steps."""
-        text = self.path.read_text() if self.path.is_file() else ""
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = read_records(self.out)
         self.records, self.best_gain, self.best_meta_step, self.since_best = [], None, None, 0
         for row in rows:
             if row["meta_step"] <= completed:

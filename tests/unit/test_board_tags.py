@@ -6,7 +6,7 @@ from pathlib import Path
 
 from leap_rl.config import load_config
 from leap_rl.distributed.aggregator import TaskTally
-from leap_rl.distributed.board import flat_config, layout
+from leap_rl.distributed.board import flat_config, hparam_metrics, layout
 from leap_rl.distributed.metastep import TaskRecord
 from leap_rl.distributed.tags import Objective, game_scalars, worker_scalars
 
@@ -60,6 +60,9 @@ def test_layout_opens_with_the_objective_and_hparams_are_dotted_keys():
     assert list(layout(cfg))[0] == "objective" and list(layout(cfg))[-1] == "failures"
     validating = load_config(SMOKE, ["validation.games=[Breakout]", "validation.every=1"])
     assert list(layout(validating))[:2] == ["objective", "validation"]
+    assert "validation/gain" in hparam_metrics(validating)
+    assert "validation/gain" not in hparam_metrics(cfg)  # no empty column when off
+    assert "objective/d2_ratio_mean" in hparam_metrics(cfg)
     flat = flat_config(cfg)
     assert flat["meta.steps_per_task"] == 2000
     assert flat["meta.pool"] == "['Pong', 'Freeway', 'Asterix']"
