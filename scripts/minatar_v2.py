@@ -306,8 +306,9 @@ def budget(root: Path) -> None:
                * REVALIDATION["steps"]),
               # stage 3 (docs/results.md): 3 meta-training seeds of configs/minatar.yaml's scale
               ("3: Leap, Reptile, joint × 3 seeds", 3 * 3 * 18_000_000),
-              # held out: 30 seeds × (3 Leap + 3 Reptile + 3 joint θ⁰s, random, scaled, negative)
-              ("3: held-out evaluation (2 games)", 2 * 30 * 12 * 300_000),
+              # held out: 30 seeds × (3 Leap + 3 Reptile + 3 joint θ⁰s, random twice (the primary
+              # evaluation's and the baselines'), scaled, negative)
+              ("3: held-out evaluation (2 games)", 2 * 30 * 13 * 300_000),
               # pool: 10 seeds × (3 Leap θ⁰s, random)
               ("3: pool evaluation (3 games)", 3 * 10 * 4 * 300_000)]
     rate = 20_000  # agent steps/s on the 2 cores (docs/results.md, "Budget")
