@@ -67,6 +67,7 @@ def stage0() -> list[str]:
 
 def gains_table(title: str, data: list[dict], keys: list[str]) -> list[str]:
     """Per arm: each fold's gain after meta-step 8 (mean over seeds), the score (the rule's)."""
+    data = [{**r, "gain": num(r["gain"])} for r in data]  # CSV text → numbers (None: missing)
     folds = sorted({r["fold"] for r in data})
     out = [title, "", "| " + " | ".join(keys) + " | " + " | ".join(
         x.split("/")[1] for x in folds) + " | score | trials |", "|---" * (len(keys) + len(folds)
@@ -74,7 +75,7 @@ def gains_table(title: str, data: list[dict], keys: list[str]) -> list[str]:
     for arm in arm_scores(data, keys):
         cells = []
         for fold in folds:
-            g = [num(r["gain"]) for r in data if r["fold"] == fold
+            g = [r["gain"] for r in data if r["fold"] == fold
                  and all(str(r[k]) == str(arm[k]) for k in keys)]
             cells.append(f(sum(g) / len(g)) if g and None not in g else "—")
         out.append("| " + " | ".join(str(arm[k]) for k in keys) + " | " + " | ".join(cells)
