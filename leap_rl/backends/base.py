@@ -16,6 +16,24 @@ if TYPE_CHECKING:  # types only: importing them here would load torch
     from leap_rl.backends.contract import Assignment, EpisodeReport, Progress
 
 
+# The config sections a standalone run (``train_task``) never reads: they steer the outer loop
+# (θ⁰'s updates, its workers, validation, remedies, checkpoints). A ``--set`` or sweep axis on one
+# of them would change nothing, so :func:`outer_loop_keys` lets callers refuse it.
+OUTER_LOOP_SECTIONS = ("meta", "workers", "validation", "remedies", "run")
+
+
+def outer_loop_keys(keys: list[str]) -> list[str]:
+    """The dotted keys (``KEY`` or ``KEY=VALUE``) among ``keys`` that a standalone run ignores."""
+    return [k for k in keys if k.split("=", 1)[0].split(".", 1)[0] in OUTER_LOOP_SECTIONS]
+
+
+def outer_loop_problems(keys: list[str]) -> list[str]:
+    """One message per ignored key: why it is refused and what a standalone run does read."""
+    return [f"{k.split('=', 1)[0]}: a standalone run (train-task) trains one agent without the "
+            f"outer loop and never reads {', '.join(s + '.*' for s in OUTER_LOOP_SECTIONS)}; "
+            "set it on `leap-rl train` instead" for k in outer_loop_keys(keys)]
+
+
 class TaskRunner(Protocol):
     """A meta-training task: trains ``assignment.game`` from θ⁰ for ``assignment.steps`` agent
     steps, yielding a :class:`Progress` at every flush (the last one ``final``). Must pickle:

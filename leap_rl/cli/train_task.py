@@ -14,7 +14,7 @@ from leap_rl.cli.common import (
     backend_override,
     positive_int,
 )
-from leap_rl.config import load_config
+from leap_rl.config import ConfigError, load_config
 
 NAME = "train-task"
 HELP = "train one agent on one game (no Ray; Leap hook on)"
@@ -42,9 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leap_rl.backends.base import backend_for
+    from leap_rl.backends.base import backend_for, outer_loop_problems
     from leap_rl.envs import is_atari_game, is_minatar_name, resolve_game
 
+    ignored = outer_loop_problems(args.overrides)
+    if ignored:
+        raise ConfigError("--set", ignored)
     cfg = load_config(args.config, args.overrides + backend_override(args))
     known = is_atari_game(args.game) or is_minatar_name(args.game)
     game = resolve_game(args.game).name if known else args.game

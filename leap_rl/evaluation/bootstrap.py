@@ -49,8 +49,7 @@ def hierarchical_bootstrap(groups: Sequence[Sequence[float]], *, resamples: int 
     its per-seed differences), as defined in the module docstring."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    data = [np.asarray([v for v in g if np.isfinite(v)], dtype=np.float64) for g in groups]
-    data = [d for d in data if len(d)]
+    data = _clean(groups)
     means = np.array([d.mean() for d in data])
     out = {"mean": float(means.mean()) if len(data) else math.nan, "low": math.nan,
            "high": math.nan, "meta_seeds": len(data), "n": [len(d) for d in data],
@@ -77,8 +76,7 @@ def hierarchical_p_value(groups: Sequence[Sequence[float]], *, resamples: int = 
     """The two-sided bootstrap p-value of a zero mean difference (module docstring), on the
     same resamples as :func:`hierarchical_bootstrap` with the same ``seed``; NaN where that
     gives no interval."""
-    data = [np.asarray([v for v in g if np.isfinite(v)], dtype=np.float64) for g in groups]
-    data = [d for d in data if len(d)]
+    data = _clean(groups)
     if len(data) < 2:
         return math.nan
     stats = _resample(data, resamples, np.random.default_rng(seed))
@@ -93,6 +91,12 @@ def holm_levels(p_values: Mapping[str, float], level: float = 0.95) -> list[tupl
     alpha, m = 1 - level, len(p_values)
     ordered = sorted(p_values, key=lambda k: (math.isnan(p_values[k]), p_values[k]))
     return [(name, 1 - alpha / (m - i)) for i, name in enumerate(ordered)]
+
+
+def _clean(groups: Sequence[Sequence[float]]) -> list[np.ndarray]:
+    """Each meta-seed's finite differences; meta-seeds left with none are dropped."""
+    data = [np.asarray([v for v in g if np.isfinite(v)], dtype=np.float64) for g in groups]
+    return [d for d in data if len(d)]
 
 
 def _resample(data: list[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from leap_rl.evaluation.bootstrap import hierarchical_bootstrap, hierarchical_p_value, holm_levels
-from leap_rl.evaluation.stats import BOOTSTRAP, normalizer
+from leap_rl.evaluation.stats import BOOTSTRAP, normalizer, paired_differences
 
 GameData = tuple[Sequence[Mapping[int, float]], Mapping[int, float]]  # (per meta-seed, random)
 
@@ -32,9 +32,7 @@ def normalized_differences(members: Sequence[Mapping[int, float]],
                            random: Mapping[int, float]) -> tuple[list[list[float]], dict]:
     """Per meta-seed, its ``d_{k,s}`` over the seeds it shares with random; and the normalizer."""
     norm = normalizer(list(random.values()))
-    groups = [[(x[s] - random[s]) / norm["scale"] for s in sorted(set(x) & set(random))]
-              for x in members]
-    return groups, norm
+    return paired_differences(members, random, norm["scale"]), norm
 
 
 def game_gain(members: Sequence[Mapping[int, float]], random: Mapping[int, float],
@@ -51,7 +49,9 @@ def holm_judgement(games: Mapping[str, GameData], level: float = BOOTSTRAP["leve
     """Per game: its gain at the Holm level of its rank, and whether Holm rejects "no gain"
     there (``excludes_zero``: the interval lies wholly above or below zero; ``judged``: every
     game before it in Holm's order excluded zero)."""
-    p_values = {g: game_gain(*data)["p"] for g, data in games.items()}
+    kwargs = {"resamples": BOOTSTRAP["resamples"], "seed": BOOTSTRAP["seed"]}
+    p_values = {g: hierarchical_p_value(normalized_differences(*data)[0], **kwargs)
+                for g, data in games.items()}
     out, still = {}, True
     for rank, (game, game_level) in enumerate(holm_levels(p_values, level)):
         result = game_gain(*games[game], level=game_level)

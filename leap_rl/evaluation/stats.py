@@ -222,11 +222,19 @@ def summarize_game(runs: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray, 
             "hierarchical": hier}
 
 
+def paired_differences(members: Sequence[Mapping[int, float]], baseline: Mapping[int, float],
+                       scale: float = 1.0) -> list[list[float]]:
+    """Per member, ``(x(s) − baseline(s)) / scale`` over the seeds it shares with the baseline,
+    in seed order: the one pairing rule of every difference here."""
+    return [[(x[s] - baseline[s]) / scale for s in sorted(set(x) & set(baseline))]
+            for x in members]
+
+
 def group_difference(members: Sequence[Mapping[int, float]], baseline: Mapping[int, float],
                      ci: str = BOOTSTRAP["method"]) -> dict:
     """A meta-seed group − random: per member its seed-paired differences, then the
     hierarchical interval (meta-seeds, then seeds; :mod:`leap_rl.evaluation.bootstrap`)."""
-    per_member = [[x[s] - baseline[s] for s in sorted(set(x) & set(baseline))] for x in members]
+    per_member = paired_differences(members, baseline)
     return hierarchical_bootstrap(per_member, resamples=BOOTSTRAP["resamples"],
                                   level=BOOTSTRAP["level"], seed=BOOTSTRAP["seed"], method=ci)
 

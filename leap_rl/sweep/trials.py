@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from leap_rl.backends.base import outer_loop_problems
 from leap_rl.config import ConfigError, ExperimentConfig, load_config
 from leap_rl.sweep.spec import Spec, SweepError
 
@@ -143,6 +144,9 @@ def build_trials(spec: Spec, overrides: list[str] = (), source: str = "<spec>") 
         raise SweepError(source, [f"folds: {spec.folds} needs at least two games in meta.pool "
                                   f"(it has {base.meta.pool})"])
     trials, problems = expand(spec, base), {}
+    if spec.kind == "train-task":  # outer-loop keys would be silently ignored by every trial
+        problems.update({p: [t.name for t in trials] for p in outer_loop_problems(
+            [*overrides, *(a.key for a in spec.axes)])})
     for trial in trials:
         try:
             trial.cfg = load_config(spec.base, [*overrides, *trial.overrides])

@@ -19,6 +19,8 @@ def leap_rl(*args, cwd=ROOT):
     (["config", "configs/nope.yaml"], "cannot read the file"),
     (["train-task", "--game", "Breakotu", "--steps", "10"], "Did you mean"),
     (["train-task", "--game", "Pong", "--steps", "10", "--init", "missing.pt"], "no such file"),
+    (["train-task", "--game", "Pong", "--steps", "10", "--set", "meta.learning_rate=0.1"],
+     "meta.learning_rate: a standalone run"),
 ])
 def test_bad_input_exits_2_with_one_message_and_no_traceback(args, fragment):
     result = leap_rl(*args)

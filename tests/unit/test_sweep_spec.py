@@ -123,6 +123,20 @@ def test_train_task_needs_its_game_and_steps():
     assert len(err.value.problems) == 3  # game, steps, folds
 
 
+def test_train_task_refuses_outer_loop_keys_it_would_ignore():
+    spec = {"base": MINATAR, "kind": "train-task", "task": {"game": "MinAtar/Asterix",
+                                                            "steps": 1000},
+            "axes": {"meta.learning_rate": [0.001, 0.01], "inner.learning_rate": [0.002]}}
+    with pytest.raises(SweepError) as err:
+        trials_of(spec, ["validation.seeds=2", "leap.metric=length"])
+    problems = err.value.problems
+    assert [p.split(":")[0] for p in problems] == ["validation.seeds", "meta.learning_rate"]
+    assert all("trials 000" in p for p in problems)
+    # leap.* and inner.* do reach a standalone run: the same spec without the others builds.
+    spec["axes"].pop("meta.learning_rate")
+    assert len(trials_of(spec, ["leap.metric=length"])) == 1
+
+
 def test_names_and_values():
     assert safe_name("MinAtar/Seaquest") == "MinAtar-Seaquest"
     assert value_text(1e-05) == "1.0e-05" and value_text(["a", 1]) == "[a, 1]"
