@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT_DIR))
 
+import minatar_v2_meta as meta
+
 from leap_rl.evaluation.bootstrap import hierarchical_bootstrap
 from leap_rl.evaluation.confirm import game_gain, holm_judgement, normalized_differences
 from leap_rl.evaluation.stats import bootstrap_difference, normalizer
@@ -231,6 +233,7 @@ def main() -> None:
             "reptile": sel.get("stage1", {}).get("reptile", {}).get("pair"),
             "arm": sel.get("revalidation", {}).get("chosen")}.items() if v is not None}), ""]
     lines += stage0() + stages12() + primary(runs) + (secondary(runs) if runs else []) + health()
+    lines += meta.table(rows("stage3_meta.csv"), lambda x: f(x, ".3g"))
     (DATA / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     figure()

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import minatar_v2 as study
+import minatar_v2_meta as meta
 import numpy as np
 
 CONFIG = "configs/minatar.yaml"  # the final run's scale: 12 meta-steps × 3 games × 500,000
@@ -79,6 +80,13 @@ def train3(root: Path) -> None:
             continue
         study.run([leap_rl, "pretrain-joint", CONFIG, "--out", str(out), "--seed", str(seed),
                    f"--set=inner.learning_rate={s['lr_star']!r}", "--resume"])
+    export_meta(root)
+
+
+def export_meta(root: Path) -> None:
+    """Leap's and Reptile's meta-training diagnostics per meta-step (scripts/minatar_v2_meta.py)."""
+    runs = {(m, seed): run_dir(root, m, seed) for m in ("leap", "reptile") for seed in META_SEEDS}
+    meta.export(runs, study.DATA / "stage3_meta.csv", study.write_rows)
 
 
 def negative_init(root: Path) -> Path:
@@ -168,6 +176,7 @@ def export(root: Path) -> None:
     if runs:
         study.write_rows(study.DATA / "stage3_runs.csv", runs)
         study.write_rows(study.DATA / "stage3_curves.csv", curves)
+    export_meta(root)
 
 
 def study_inits(root: Path) -> dict[str, Path]:
