@@ -15,6 +15,7 @@ Stage 3 (scripts/minatar_v2_stage3.py), and the report:
     .venv/bin/python scripts/minatar_v2.py heldout       # held-out games, seeds 100–129
     .venv/bin/python scripts/minatar_v2.py pool          # pool games, seeds 3,000,000–3,000,009
     .venv/bin/python scripts/minatar_v2.py health        # θ⁰ health of every θ⁰ of the study
+    .venv/bin/python scripts/minatar_v2.py diagnostics   # θ⁰ and d₁/d₂ per meta-step, every run
     .venv/bin/python scripts/minatar_v2.py report        # every table and figure, from the data
 
 Needs: pip install 'leap-rl[minatar]'.
@@ -321,7 +322,8 @@ def budget(root: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stage", choices=["stage0", "stage1", "stage2", "revalidate", "budget",
-                                          "train3", "heldout", "pool", "health", "report"])
+                                          "train3", "heldout", "pool", "health", "diagnostics",
+                                          "report"])
     parser.add_argument("--root", default="runs/minatar_v2", help="where the study's runs go")
     args = parser.parse_args(argv)
     os.chdir(ROOT_DIR)  # the specs' base paths resolve against the current directory

@@ -23,10 +23,9 @@ TAGS = {
     "objective/meta_grad_norm": "meta_grad_norm",
     "objective/init_update_norm": "init_update_norm",
 }
-COLUMNS = ["method", "seed", "meta_step", "agent_steps", *TAGS.values()]
 
 
-def run_rows(run: Path, method: str, seed: int) -> list[dict]:
+def run_rows(run: Path, method: str, seed: int, **labels) -> list[dict]:
     """One row per meta-step of ``run`` (a ``leap-rl train`` directory). A resumed run may log a
     meta-step twice: the later value of each agent-step count is kept, as TensorBoard shows."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -38,17 +37,18 @@ def run_rows(run: Path, method: str, seed: int) -> list[dict]:
     for tag, column in TAGS.items():
         for event in events.Scalars(tag) if tag in present else []:
             by_step.setdefault(event.step, {})[column] = round(float(event.value), 5)
-    return [{"method": method, "seed": seed, "meta_step": k + 1, "agent_steps": step,
+    return [{"method": method, **labels, "seed": seed, "meta_step": k + 1, "agent_steps": step,
              **{c: values.get(c) for c in TAGS.values()}}
             for k, (step, values) in enumerate(sorted(by_step.items()))]
 
 
-def export(runs: dict[tuple[str, int], Path], out: Path, write_rows) -> list[dict]:
-    """Every finished or running meta-training run's rows, written to ``out`` (if any)."""
+def export(runs: dict[tuple, Path], out: Path, write_rows) -> list[dict]:
+    """Every finished or running meta-training run's rows, written to ``out`` (if any); a run's
+    key is (method, seed) or (method, seed, fold)."""
     rows = []
-    for (method, seed), run in sorted(runs.items()):
+    for key, run in sorted(runs.items()):
         if (run / "tensorboard").is_dir():
-            rows += run_rows(run, method, seed)
+            rows += run_rows(run, *key[:2], **({"fold": key[2]} if len(key) > 2 else {}))
     if rows:
         write_rows(out, rows)
     return rows
@@ -68,9 +68,54 @@ def table(rows: list[dict], fmt) -> list[str]:
                    for s in {r["seed"] for r in mine})  # the last step every seed reached
         for step in sorted({1, last}):
             at = [r for r in mine if int(r["meta_step"]) == step]
-            cells = []
-            for column in TAGS.values():
-                values = [float(r[column]) for r in at if r[column] not in (None, "", "None")]
-                cells.append(fmt(sum(values) / len(values) if values else None))
+            cells = [fmt(_mean(r[column] for r in at)) for column in TAGS.values()]
             out.append(f"| {method} | {step} | {len(at)} | " + " | ".join(cells) + " |")
     return out + [""]
+
+
+def sweep_runs(root: Path) -> dict[tuple[str, int, str], Path]:
+    """Stages 1–2's trials as (method or arm, seed, fold) → run directory, from each sweep's
+    results.csv (stage 1's method, stage 2's arm: the sweep directory's name after the stage)."""
+    import csv
+
+    runs = {}
+    for sweep_dir in sorted(root.glob("stage[12]-*")):
+        if not (sweep_dir / "results.csv").is_file():
+            continue
+        with (sweep_dir / "results.csv").open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                label = sweep_dir.name  # e.g. stage1-leap, stage2-redo
+                if sweep_dir.name.startswith("stage1-"):
+                    label += f" {row['inner.learning_rate']}x{row['meta.learning_rate']}"
+                runs[(label, int(row.get("seed") or 0), row["fold"])] = (
+                    sweep_dir / "trials" / row["trial"])
+    return runs
+
+
+def final_table(rows: list[dict], share, number) -> list[str]:
+    """Markdown: per stage 1–2 method or arm, the mean over its trials of the first and the last
+    meta-step's θ⁰ fc τ-dormant share (printed by ``share``) and of the fc distance θ⁰
+    travelled and its fc weight RMS (``number``)."""
+    if not rows:
+        return []
+    out = ["## θ⁰ over meta-training in stages 1–2 (mean over folds and seeds; pool frames)", "",
+           "| method / arm | trials | fc dormant, meta-step 1 | fc dormant, last | "
+           "fc distance, last | fc RMS, last |", "|---|---|---|---|---|---|"]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        runs: dict[tuple, list[dict]] = {}
+        for r in rows:
+            if r["method"] == method:
+                runs.setdefault((r["seed"], r["fold"]), []).append(r)
+        ordered = [sorted(v, key=lambda r: int(r["meta_step"])) for v in runs.values()]
+        cells = [share(_mean(v[0]["fc_dormant"] for v in ordered)),
+                 share(_mean(v[-1]["fc_dormant"] for v in ordered)),
+                 number(_mean(v[-1]["fc_distance"] for v in ordered)),
+                 number(_mean(v[-1]["fc_rms"] for v in ordered))]
+        out.append(f"| {method} | {len(ordered)} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def _mean(values) -> float | None:
+    """The mean of the values that are there (a CSV's empty cell is not), or None."""
+    values = [float(v) for v in values if v not in (None, "", "None")]
+    return sum(values) / len(values) if values else None

@@ -141,7 +141,8 @@ def primary(data: list[dict]) -> list[str]:
 def secondary(data: list[dict]) -> list[str]:
     """Every other comparison with random, per game: 95% intervals, labelled secondary."""
     out = ["## Stage 3, secondary (95% intervals, normalized by random's sd, not corrected)", "",
-           "| evaluation | game | comparison | estimate [interval] | seeds (or note) |", "|---|---|---|---|---|"]
+           "| evaluation | game | comparison | estimate [interval] | seeds (or note) |",
+           "|---|---|---|---|---|"]
     for evaluation in ("heldout", "heldout-baselines", "pool"):
         for game in HELD_OUT + POOL:
             v = per_seed(data, evaluation, game)
@@ -233,6 +234,8 @@ def main() -> None:
             "reptile": sel.get("stage1", {}).get("reptile", {}).get("pair"),
             "arm": sel.get("revalidation", {}).get("chosen")}.items() if v is not None}), ""]
     lines += stage0() + stages12() + primary(runs) + (secondary(runs) if runs else []) + health()
+    lines += meta.final_table(rows("stage12_meta.csv"), lambda x: f(x, ".0%"),
+                              lambda x: f(x, ".3g"))
     lines += meta.table(rows("stage3_meta.csv"), lambda x: f(x, ".3g"))
     (DATA / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -83,6 +83,13 @@ def train3(root: Path) -> None:
     export_meta(root)
 
 
+def diagnostics(root: Path) -> None:
+    """Meta-training diagnostics of every meta-training run of the study: stages 1–2's trials
+    and stage 3's Leap and Reptile runs (scripts/minatar_v2_meta.py)."""
+    meta.export(meta.sweep_runs(root), study.DATA / "stage12_meta.csv", study.write_rows)
+    export_meta(root)
+
+
 def export_meta(root: Path) -> None:
     """Leap's and Reptile's meta-training diagnostics per meta-step (scripts/minatar_v2_meta.py)."""
     runs = {(m, seed): run_dir(root, m, seed) for m in ("leap", "reptile") for seed in META_SEEDS}

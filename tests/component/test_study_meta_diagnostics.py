@@ -49,6 +49,17 @@ def test_a_resumed_run_counts_each_meta_step_once(tmp_path):
     assert [r["fc_dormant"] for r in rows][1:] == [1.2, 1.3]  # the resumed run's values
 
 
+def test_a_stage_two_trial_keeps_its_fold_and_the_final_table_its_first_and_last(tmp_path):
+    write_run(tmp_path / "t1", [0.2, 0.8])
+    write_run(tmp_path / "t2", [0.4, 0.6])
+    rows = meta.export({("stage2-redo", 1, "MinAtar/Asterix"): tmp_path / "t1",
+                        ("stage2-redo", 2, "MinAtar/Asterix"): tmp_path / "t2"},
+                       tmp_path / "m.csv", _write)
+    assert {r["fold"] for r in rows} == {"MinAtar/Asterix"} and len(rows) == 4
+    table = meta.final_table(rows, lambda x: f"{x:.0%}", lambda x: "—" if x is None else x)
+    assert table[-2] == "| stage2-redo | 2 | 30% | 70% | — | — |"
+
+
 def _write(path, rows):
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
