@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                                           "train3", "heldout", "pool", "health", "diagnostics",
                                           "report"])
     parser.add_argument("--root", default="runs/minatar_v2", help="where the study's runs go")
+    parser.add_argument("--methods", default="leap,reptile,joint",
+                        help="train3 only: which meta-learners to train (in the registered order)")
     args = parser.parse_args(argv)
     os.chdir(ROOT_DIR)  # the specs' base paths resolve against the current directory
     root = (ROOT_DIR / args.root).resolve()
@@ -340,7 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         import minatar_v2_stage3 as stage3
 
-        getattr(stage3, args.stage)(root)
+        if args.stage == "train3":
+            methods = tuple(args.methods.split(","))
+            if not set(methods) <= set(stage3.METHODS):
+                parser.error(f"--methods: each of {', '.join(stage3.METHODS)}, comma-separated")
+            stage3.train3(root, methods)
+        else:
+            getattr(stage3, args.stage)(root)
     return 0
 
 

@@ -58,13 +58,17 @@ def meta_done(out: Path, meta_steps: int) -> bool:
     return path.is_file() and (load_init(path)["meta_step"] or 0) >= meta_steps
 
 
-def train3(root: Path) -> None:
-    """Leap for meta-seeds 10–12 first (the primary comparison), then Reptile, then joint."""
+METHODS = ("leap", "reptile", "joint")  # the registered order of stage 3's training
+
+
+def train3(root: Path, methods: tuple[str, ...] = METHODS) -> None:
+    """Leap for meta-seeds 10–12 first (the primary comparison), then Reptile, then joint;
+    ``methods`` picks some of them (the primary evaluation can start once Leap's are done)."""
     from leap_rl.config import load_config
 
     s, meta_steps = settings(root), load_config(study.ROOT_DIR / CONFIG).meta.meta_steps
     leap_rl = str(Path(study.sys.executable).parent / study.LEAP)
-    for method in ("leap", "reptile"):
+    for method in (m for m in ("leap", "reptile") if m in methods):
         for seed in META_SEEDS:
             out = run_dir(root, method, seed)
             if meta_done(out, meta_steps):
@@ -73,7 +77,7 @@ def train3(root: Path) -> None:
             study.run([leap_rl, "train", CONFIG, "--out", str(out), "--resume-if-exists",
                        f"--set=seed={seed}", f"--set=name=minatar_v2_{method}_{seed}"]
                       + [f"--set={x}" for x in s[method]["sets"]])
-    for seed in META_SEEDS:
+    for seed in META_SEEDS if "joint" in methods else ():
         out = run_dir(root, "joint", seed)
         if (out / "summary.json").is_file():
             print(f"{out}: complete")
@@ -135,6 +139,11 @@ def heldout(root: Path, baseline_seeds: int | None = None) -> None:
         f"scaled=scaled:{init_path(root, 'leap', META_SEEDS[0])}{leap_at}",
         f"negative={negative_init(root)}{lr}", f"random{lr}"],
         seeds=HELD_OUT_SEEDS, first_seed=HELD_OUT_FIRST, steps=STEPS, config=CONFIG)
+    export(root)
+    if not all(init_path(root, m, seed).is_file() for m in ("reptile", "joint")
+               for seed in META_SEEDS):
+        print("stage 3: (b) waits for Reptile's and joint's θ⁰s (train3); (a) is done")
+        return
     study.evaluate(root / "stage3" / "heldout-baselines", HELD_OUT, [
         f"reptile={_inits(root, 'reptile')}{_at(s['reptile']['inner'])}",
         f"joint={_inits(root, 'joint')}{lr}", f"random{lr}"],
