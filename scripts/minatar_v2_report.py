@@ -18,6 +18,7 @@ ROOT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT_DIR))
 
 import minatar_v2_meta as meta
+import minatar_v2_verdict as verdict
 
 from leap_rl.evaluation.bootstrap import hierarchical_bootstrap
 from leap_rl.evaluation.confirm import game_gain, holm_judgement, normalized_differences
@@ -234,6 +235,8 @@ def main() -> None:
             "reptile": sel.get("stage1", {}).get("reptile", {}).get("pair"),
             "arm": sel.get("revalidation", {}).get("chosen")}.items() if v is not None}), ""]
     lines += stage0() + stages12() + primary(runs) + (secondary(runs) if runs else []) + health()
+    if runs:
+        lines += verdict.lines(verdict.verdict(runs, rows("health.csv")))
     lines += meta.final_table(rows("stage12_meta.csv"), lambda x: f(x, ".0%"),
                               lambda x: f(x, ".3g"))
     lines += meta.table(rows("stage3_meta.csv"), lambda x: f(x, ".3g"))
