@@ -12,7 +12,8 @@
 - the hypothesis holds iff the positive control holds on every pool game, at least one held-out
   game counts and no game of the five shows dormant collapse.
 
-Input: stage3_runs.csv's and health.csv's rows; a rule whose data are missing is "pending".
+Input: stage3_runs.csv's and health.csv's rows; a rule whose data are missing is "pending", and
+so is the hypothesis unless a rule with data already refutes it.
 """
 
 from __future__ import annotations
@@ -93,11 +94,14 @@ def verdict(runs: list[dict], health: list[dict]) -> dict:
     """Every rule's outcome per game, and the hypothesis: True, False or None (pending)."""
     parts = {"counts": counts(runs), "positive": positive_control(runs),
              "negative": negative_control(runs), "collapse": collapse(health)}
-    needed = [*parts["counts"].values(), *parts["positive"].values(),
-              *parts["collapse"].values()]
-    holds = None if None in needed else bool(
-        all(parts["positive"].values()) and any(parts["counts"].values())
-        and not any(parts["collapse"].values()))
+    counted, positive, collapsed = (list(parts[k].values())
+                                    for k in ("counts", "positive", "collapse"))
+    if (None not in counted and not any(counted)) or False in positive or True in collapsed:
+        holds = False  # one failed rule decides, whatever is still missing
+    elif None in counted + positive + collapsed:
+        holds = None
+    else:
+        holds = True
     return {**parts, "hypothesis": holds}
 
 
