@@ -202,9 +202,14 @@ def study_inits(root: Path) -> dict[str, Path]:
         for trial in sorted((sweep_dir / "trials").glob("*")):
             if (trial / "init" / "encoder.pt").is_file():
                 inits[f"{sweep_dir.name}/{trial.name.split('-')[0]}"] = trial / "init/encoder.pt"
+    from leap_rl.config import load_config
+
+    meta_steps = load_config(study.ROOT_DIR / CONFIG).meta.meta_steps
     for method in ("leap", "reptile", "joint"):
-        for seed in META_SEEDS:
-            if init_path(root, method, seed).is_file():
+        for seed in META_SEEDS:  # finished runs only: a running one's θ⁰ is an interim one
+            out = run_dir(root, method, seed)
+            joint = method == "joint"
+            if (out / "summary.json").is_file() if joint else meta_done(out, meta_steps):
                 inits[f"stage3/{method}-{seed}"] = init_path(root, method, seed)
     if (root / "stage3" / "negative" / "encoder.pt").is_file():
         inits["stage3/negative"] = root / "stage3" / "negative" / "encoder.pt"
