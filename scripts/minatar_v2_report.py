@@ -21,14 +21,13 @@ import minatar_v2_meta as meta
 import minatar_v2_verdict as verdict
 
 from leap_rl.evaluation.bootstrap import hierarchical_bootstrap
-from leap_rl.evaluation.confirm import game_gain, holm_judgement, normalized_differences
-from leap_rl.evaluation.stats import bootstrap_difference, normalizer
+from leap_rl.evaluation.confirm import game_gain, normalized_differences
 from leap_rl.sweep.select import arm_scores, relative_auc_choice
 
 DATA = ROOT_DIR / "docs" / "results" / "minatar_v2"
 FIGURE = ROOT_DIR / "docs" / "img" / "minatar_v2_curves.png"
-POOL = ["MinAtar/Asterix", "MinAtar/Freeway", "MinAtar/Seaquest"]
-HELD_OUT = ["MinAtar/Breakout", "MinAtar/SpaceInvaders"]
+POOL, HELD_OUT = verdict.POOL, verdict.HELD_OUT
+per_seed, members = verdict.per_seed, verdict.members
 
 
 def rows(name: str) -> list[dict]:
@@ -107,25 +106,10 @@ def stages12() -> list[str]:
     return out
 
 
-def per_seed(data: list[dict], evaluation: str, game: str, q: str = "auc") -> dict:
-    """method → {seed: value} of one evaluation's game."""
-    out = defaultdict(dict)
-    for r in data:
-        if r["evaluation"] == evaluation and r["game"] == game and num(r[q]) is not None:
-            out[r["method"]][int(r["seed"])] = float(r[q])
-    return out
-
-
-def members(values: dict, method: str) -> list[dict]:
-    return [values[m] for m in sorted(values) if m.split("#")[0] == method]
-
-
-def primary(data: list[dict]) -> list[str]:
-    games = {g: (members(v, "leap"), v["random"]) for g in HELD_OUT
-             if (v := per_seed(data, "heldout", g)) and "random" in v}
-    if not games:
+def primary(judged: dict) -> list[str]:
+    """The primary judgement's table (``verdict.primary``)."""
+    if not judged:
         return []
-    judged = holm_judgement(games)
     out = ["## Stage 3, primary: Leap − random, normalized AUC, held-out games (Holm)", "",
            "| game | estimate [interval] | level | p | Holm rank | rejected | meta-seeds × seeds |",
            "|---|---|---|---|---|---|---|"]
@@ -169,9 +153,7 @@ def secondary(data: list[dict]) -> list[str]:
 
 
 def _paired_row(evaluation: str, game: str, label: str, x: dict, random: dict) -> str:
-    scale = normalizer(list(random.values()))["scale"]
-    d = bootstrap_difference({s: v / scale for s, v in x.items()},
-                             {s: v / scale for s, v in random.items()})
+    d = verdict.paired(x, random)
     return f"| {evaluation} | {game} | {label} | {ci(d)} | {d['n']} |"
 
 
@@ -234,9 +216,10 @@ def main() -> None:
             "leap": sel.get("stage1", {}).get("leap", {}).get("pair"),
             "reptile": sel.get("stage1", {}).get("reptile", {}).get("pair"),
             "arm": sel.get("revalidation", {}).get("chosen")}.items() if v is not None}), ""]
-    lines += stage0() + stages12() + primary(runs) + (secondary(runs) if runs else []) + health()
+    judged = verdict.primary(runs)
+    lines += stage0() + stages12() + primary(judged) + (secondary(runs) if runs else []) + health()
     if runs:
-        lines += verdict.lines(verdict.verdict(runs, rows("health.csv")))
+        lines += verdict.lines(verdict.verdict(runs, rows("health.csv"), judged))
     lines += meta.final_table(rows("stage12_meta.csv"), lambda x: f(x, ".0%"),
                               lambda x: f(x, ".3g"))
     lines += meta.table(rows("stage3_meta.csv"), lambda x: f(x, ".3g"))

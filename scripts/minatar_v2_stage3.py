@@ -50,12 +50,16 @@ def init_path(root: Path, method: str, seed: int) -> Path:
     return run_dir(root, method, seed) / "init" / "encoder.pt"
 
 
-def meta_done(out: Path, meta_steps: int) -> bool:
-    """A meta-training run whose θ⁰ holds its last meta-step."""
+def finished(root: Path, method: str, seed: int) -> bool:
+    """A stage-3 run whose θ⁰ is final: joint's summary is written, or Leap's/Reptile's θ⁰
+    holds the config's last meta-step (a running run's init file is an interim θ⁰)."""
+    from leap_rl.config import load_config
     from leap_rl.io.artifacts import load_init
 
-    path = out / "init" / "encoder.pt"
-    return path.is_file() and (load_init(path)["meta_step"] or 0) >= meta_steps
+    if method == "joint":
+        return (run_dir(root, method, seed) / "summary.json").is_file()
+    path, last = init_path(root, method, seed), load_config(study.ROOT_DIR / CONFIG).meta.meta_steps
+    return path.is_file() and (load_init(path)["meta_step"] or 0) >= last
 
 
 METHODS = ("leap", "reptile", "joint")  # the registered order of stage 3's training
@@ -64,14 +68,12 @@ METHODS = ("leap", "reptile", "joint")  # the registered order of stage 3's trai
 def train3(root: Path, methods: tuple[str, ...] = METHODS) -> None:
     """Leap for meta-seeds 10–12 first (the primary comparison), then Reptile, then joint;
     ``methods`` picks some of them (the primary evaluation can start once Leap's are done)."""
-    from leap_rl.config import load_config
-
-    s, meta_steps = settings(root), load_config(study.ROOT_DIR / CONFIG).meta.meta_steps
+    s = settings(root)
     leap_rl = str(Path(study.sys.executable).parent / study.LEAP)
     for method in (m for m in ("leap", "reptile") if m in methods):
         for seed in META_SEEDS:
             out = run_dir(root, method, seed)
-            if meta_done(out, meta_steps):
+            if finished(root, method, seed):
                 print(f"{out}: complete")
                 continue
             study.run([leap_rl, "train", CONFIG, "--out", str(out), "--resume-if-exists",
@@ -79,7 +81,7 @@ def train3(root: Path, methods: tuple[str, ...] = METHODS) -> None:
                       + [f"--set={x}" for x in s[method]["sets"]])
     for seed in META_SEEDS if "joint" in methods else ():
         out = run_dir(root, "joint", seed)
-        if (out / "summary.json").is_file():
+        if finished(root, "joint", seed):
             print(f"{out}: complete")
             continue
         study.run([leap_rl, "pretrain-joint", CONFIG, "--out", str(out), "--seed", str(seed),
@@ -117,11 +119,11 @@ def negative_init(root: Path) -> Path:
 
 
 def _inits(root: Path, method: str) -> str:
-    paths = [init_path(root, method, seed) for seed in META_SEEDS]
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(run_dir(root, method, seed)) for seed in META_SEEDS
+               if not finished(root, method, seed)]
     if missing:
-        raise SystemExit(f"stage 3: no θ⁰ at {', '.join(missing)}: run train3 first")
-    return ",".join(str(p) for p in paths)
+        raise SystemExit(f"stage 3: no final θ⁰ in {', '.join(missing)}: run train3 first")
+    return ",".join(str(init_path(root, method, seed)) for seed in META_SEEDS)
 
 
 def _at(overrides: list[str]) -> str:
@@ -140,8 +142,7 @@ def heldout(root: Path, baseline_seeds: int | None = None) -> None:
         f"negative={negative_init(root)}{lr}", f"random{lr}"],
         seeds=HELD_OUT_SEEDS, first_seed=HELD_OUT_FIRST, steps=STEPS, config=CONFIG)
     export(root)
-    if not all(init_path(root, m, seed).is_file() for m in ("reptile", "joint")
-               for seed in META_SEEDS):
+    if not all(finished(root, m, seed) for m in ("reptile", "joint") for seed in META_SEEDS):
         print("stage 3: (b) waits for Reptile's and joint's θ⁰s (train3); (a) is done")
         return
     study.evaluate(root / "stage3" / "heldout-baselines", HELD_OUT, [
@@ -202,14 +203,9 @@ def study_inits(root: Path) -> dict[str, Path]:
         for trial in sorted((sweep_dir / "trials").glob("*")):
             if (trial / "init" / "encoder.pt").is_file():
                 inits[f"{sweep_dir.name}/{trial.name.split('-')[0]}"] = trial / "init/encoder.pt"
-    from leap_rl.config import load_config
-
-    meta_steps = load_config(study.ROOT_DIR / CONFIG).meta.meta_steps
-    for method in ("leap", "reptile", "joint"):
-        for seed in META_SEEDS:  # finished runs only: a running one's θ⁰ is an interim one
-            out = run_dir(root, method, seed)
-            joint = method == "joint"
-            if (out / "summary.json").is_file() if joint else meta_done(out, meta_steps):
+    for method in METHODS:
+        for seed in META_SEEDS:
+            if finished(root, method, seed):
                 inits[f"stage3/{method}-{seed}"] = init_path(root, method, seed)
     if (root / "stage3" / "negative" / "encoder.pt").is_file():
         inits["stage3/negative"] = root / "stage3" / "negative" / "encoder.pt"

@@ -31,7 +31,8 @@ LEAP_INITS = ("stage3/leap-10", "stage3/leap-11", "stage3/leap-12")
 RANDOM_INIT = "random/seed-100"
 
 
-def _per_seed(runs: list[dict], evaluation: str, game: str) -> dict[str, dict[int, float]]:
+def per_seed(runs: list[dict], evaluation: str, game: str) -> dict[str, dict[int, float]]:
+    """method → {seed: AUC} of one evaluation's game (runs without an AUC left out)."""
     out: dict[str, dict[int, float]] = defaultdict(dict)
     for r in runs:
         if (r["evaluation"], r["game"]) == (evaluation, game) and r["auc"] not in ("", "None"):
@@ -39,17 +40,29 @@ def _per_seed(runs: list[dict], evaluation: str, game: str) -> dict[str, dict[in
     return out
 
 
-def _leap(values: dict) -> list[dict]:
-    return [values[m] for m in sorted(values) if m.split("#")[0] == "leap"]
+def members(values: dict, method: str) -> list[dict]:
+    """The per-seed values of ``method``'s members (method#0, method#1, … or method alone)."""
+    return [values[m] for m in sorted(values) if m.split("#")[0] == method]
 
 
-def counts(runs: list[dict]) -> dict[str, bool | None]:
+def paired(x: dict[int, float], random: dict[int, float]) -> dict:
+    """x − random per seed, normalized by random's spread, with its paired 95% interval."""
+    scale = normalizer(list(random.values()))["scale"]
+    return bootstrap_difference({s: v / scale for s, v in x.items()},
+                                {s: v / scale for s, v in random.items()})
+
+
+def primary(runs: list[dict]) -> dict:
+    """The primary judgement (Holm over the held-out games), or {} until both games have data."""
+    games = {g: (members(v, "leap"), v["random"]) for g in HELD_OUT
+             if (v := per_seed(runs, "heldout", g)) and "random" in v and members(v, "leap")}
+    return holm_judgement(games) if set(games) == set(HELD_OUT) else {}
+
+
+def counts(judged: dict) -> dict[str, bool | None]:
     """Per held-out game: does it count for the hypothesis (Holm rejects, estimate > 0)?"""
-    games = {g: (_leap(v), v["random"]) for g in HELD_OUT
-             if (v := _per_seed(runs, "heldout", g)) and "random" in v and _leap(v)}
-    if set(games) != set(HELD_OUT):
+    if not judged:
         return {g: None for g in HELD_OUT}
-    judged = holm_judgement(games)
     return {g: bool(judged[g]["rejected"] and judged[g]["mean"] > 0) for g in HELD_OUT}
 
 
@@ -57,9 +70,10 @@ def positive_control(runs: list[dict]) -> dict[str, bool | None]:
     """Per pool game: Leap − random's hierarchical 95% interval above zero."""
     out = {}
     for game in POOL:
-        v = _per_seed(runs, "pool", game)
-        out[game] = (bool(game_gain(_leap(v), v["random"])["low"] > 0)
-                     if "random" in v and _leap(v) else None)
+        v = per_seed(runs, "pool", game)
+        leap = members(v, "leap")
+        ok = "random" in v and leap
+        out[game] = bool(game_gain(leap, v["random"])["low"] > 0) if ok else None
     return out
 
 
@@ -67,13 +81,11 @@ def negative_control(runs: list[dict]) -> dict[str, bool | None]:
     """Per held-out game: negative − random's paired 95% interval contains zero."""
     out = {}
     for game in HELD_OUT:
-        v = _per_seed(runs, "heldout", game)
+        v = per_seed(runs, "heldout", game)
         if "random" not in v or "negative" not in v:
             out[game] = None
             continue
-        scale = normalizer(list(v["random"].values()))["scale"]
-        d = bootstrap_difference({s: x / scale for s, x in v["negative"].items()},
-                                 {s: x / scale for s, x in v["random"].items()})
+        d = paired(v["negative"], v["random"])
         out[game] = bool(d["low"] <= 0 <= d["high"])
     return out
 
@@ -90,9 +102,11 @@ def collapse(health: list[dict]) -> dict[str, bool | None]:
     return out
 
 
-def verdict(runs: list[dict], health: list[dict]) -> dict:
-    """Every rule's outcome per game, and the hypothesis: True, False or None (pending)."""
-    parts = {"counts": counts(runs), "positive": positive_control(runs),
+def verdict(runs: list[dict], health: list[dict], judged: dict | None = None) -> dict:
+    """Every rule's outcome per game, and the hypothesis: True, False or None (pending);
+    ``judged``: ``primary(runs)`` where the caller has it already."""
+    judged = primary(runs) if judged is None else judged
+    parts = {"counts": counts(judged), "positive": positive_control(runs),
              "negative": negative_control(runs), "collapse": collapse(health)}
     counted, positive, collapsed = (list(parts[k].values())
                                     for k in ("counts", "positive", "collapse"))
