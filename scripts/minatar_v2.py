@@ -327,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="runs/minatar_v2", help="where the study's runs go")
     parser.add_argument("--methods", default="leap,reptile,joint",
                         help="train3 only: which meta-learners to train (in the registered order)")
+    parser.add_argument("--baseline-seeds", type=int, default=None,
+                        help="heldout only: seeds for (b), Reptile and joint against random "
+                             "(the budget rule's cut is 10: seeds 100-109; default all 30)")
     args = parser.parse_args(argv)
     os.chdir(ROOT_DIR)  # the specs' base paths resolve against the current directory
     root = (ROOT_DIR / args.root).resolve()
@@ -347,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
             if not set(methods) <= set(stage3.METHODS):
                 parser.error(f"--methods: each of {', '.join(stage3.METHODS)}, comma-separated")
             stage3.train3(root, methods)
+        elif args.stage == "heldout":
+            if args.baseline_seeds is not None and not 1 <= args.baseline_seeds <= 30:
+                parser.error("--baseline-seeds: between 1 and 30 (the registered seeds 100-129)")
+            stage3.heldout(root, args.baseline_seeds)
         else:
             getattr(stage3, args.stage)(root)
     return 0
