@@ -21,7 +21,7 @@ import minatar_v2_meta as meta
 import minatar_v2_verdict as verdict
 
 from leap_rl.evaluation.bootstrap import hierarchical_bootstrap
-from leap_rl.evaluation.confirm import game_gain, normalized_differences
+from leap_rl.evaluation.confirm import game_gain, method_contrast, normalized_differences
 from leap_rl.sweep.select import arm_scores, relative_auc_choice
 
 DATA = ROOT_DIR / "docs" / "results" / "minatar_v2"
@@ -152,6 +152,24 @@ def secondary(data: list[dict]) -> list[str]:
     return out + [""]
 
 
+def contrasts(data: list[dict]) -> list[str]:
+    """Leap − Reptile and Leap − joint on the held-out games, on (b)'s seeds and random runs."""
+    out = ["## Stage 3, Leap against the other pretraining (secondary, 95%, not corrected)", "",
+           "Each method's normalized gain over (b)'s random runs on the seeds (b) ran, then the "
+           "difference (`leap_rl/evaluation/bootstrap.py`, `hierarchical_contrast`).", "",
+           "| game | comparison | estimate [interval] | meta-seeds | seeds |",
+           "|---|---|---|---|---|"]
+    for game in HELD_OUT:
+        leap = members(per_seed(data, "heldout", game), "leap")
+        other = per_seed(data, "heldout-baselines", game)
+        for method in ("reptile", "joint"):
+            if leap and "random" in other and members(other, method):
+                d = method_contrast(leap, members(other, method), other["random"])
+                out.append(f"| {game} | leap − {method} | {ci(d)} | "
+                           f"{'/'.join(map(str, d['meta_seeds']))} | {max(d['n'])} |")
+    return out + [""] if len(out) > 5 else []
+
+
 def _paired_row(evaluation: str, game: str, label: str, x: dict, random: dict) -> str:
     d = verdict.paired(x, random)
     return f"| {evaluation} | {game} | {label} | {ci(d)} | {d['n']} |"
@@ -217,7 +235,8 @@ def main() -> None:
             "reptile": sel.get("stage1", {}).get("reptile", {}).get("pair"),
             "arm": sel.get("revalidation", {}).get("chosen")}.items() if v is not None}), ""]
     judged = verdict.primary(runs)
-    lines += stage0() + stages12() + primary(judged) + (secondary(runs) if runs else []) + health()
+    lines += stage0() + stages12() + primary(judged)
+    lines += (secondary(runs) + contrasts(runs) if runs else []) + health()
     if runs:
         lines += verdict.lines(verdict.verdict(runs, rows("health.csv"), judged))
     lines += meta.final_table(rows("stage12_meta.csv"), lambda x: f(x, ".0%"),

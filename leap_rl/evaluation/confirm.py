@@ -11,7 +11,8 @@ Pure numpy on per-seed values; no files. Definitions:
   or undefined), i.e. table 6's normalized score of the method minus random's.
 - **Estimate and interval**: :func:`~leap_rl.evaluation.bootstrap.hierarchical_bootstrap` of the
   ``d_{k,s}`` (mean over meta-seeds of each one's mean paired difference; meta-seeds, then seeds
-  resampled; percentile), with its p-value :func:`~leap_rl.evaluation.bootstrap.hierarchical_p_value`.
+  resampled; percentile), with its p-value
+  :func:`~leap_rl.evaluation.bootstrap.hierarchical_p_value`.
 - **Holm over games** (:func:`~leap_rl.evaluation.bootstrap.holm_levels`): the game with the
   smallest p is judged with an interval at level ``1 − α/m``, the next at ``1 − α/(m − 1)``, and
   so on while every earlier interval excluded zero; a game reached after one that did not is
@@ -22,7 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from leap_rl.evaluation.bootstrap import hierarchical_bootstrap, hierarchical_p_value, holm_levels
+from leap_rl.evaluation.bootstrap import (
+    hierarchical_bootstrap,
+    hierarchical_contrast,
+    hierarchical_p_value,
+    holm_levels,
+)
 from leap_rl.evaluation.stats import BOOTSTRAP, normalizer, paired_differences
 
 GameData = tuple[Sequence[Mapping[int, float]], Mapping[int, float]]  # (per meta-seed, random)
@@ -43,6 +49,18 @@ def game_gain(members: Sequence[Mapping[int, float]], random: Mapping[int, float
     interval = hierarchical_bootstrap(groups, level=level, method="percentile", **kwargs)
     return {**interval, "level": level, "p": hierarchical_p_value(groups, **kwargs),
             "random_std": norm["std"], "normalizer": norm["rule"]}
+
+
+def method_contrast(a: Sequence[Mapping[int, float]], b: Sequence[Mapping[int, float]],
+                    random: Mapping[int, float], level: float = BOOTSTRAP["level"]) -> dict:
+    """Method ``a``'s normalized gain over random − method ``b``'s, on the seeds each shares with
+    random (:func:`~leap_rl.evaluation.bootstrap.hierarchical_contrast`; a secondary statistic,
+    e.g. Leap − Reptile)."""
+    groups_a, norm = normalized_differences(a, random)
+    groups_b = normalized_differences(b, random)[0]
+    return {**hierarchical_contrast(groups_a, groups_b, level=level,
+                                    resamples=BOOTSTRAP["resamples"], seed=BOOTSTRAP["seed"]),
+            "level": level, "random_std": norm["std"]}
 
 
 def holm_judgement(games: Mapping[str, GameData], level: float = BOOTSTRAP["level"]) -> dict:

@@ -8,10 +8,16 @@ import pytest
 
 from leap_rl.evaluation.bootstrap import (
     hierarchical_bootstrap,
+    hierarchical_contrast,
     hierarchical_p_value,
     holm_levels,
 )
-from leap_rl.evaluation.confirm import game_gain, holm_judgement, normalized_differences
+from leap_rl.evaluation.confirm import (
+    game_gain,
+    holm_judgement,
+    method_contrast,
+    normalized_differences,
+)
 
 
 def test_differences_are_normalized_by_randoms_spread_over_shared_seeds():
@@ -78,3 +84,25 @@ def test_holm_stops_after_the_first_game_it_cannot_reject():
     second = max(out, key=lambda g: out[g]["holm_rank"])
     assert out[first]["judged"] and not out[first]["rejected"]
     assert not out[second]["judged"] and not out[second]["rejected"]
+
+
+def test_contrast_is_the_difference_of_the_two_estimates_and_detects_a_clear_gap():
+    rng = np.random.default_rng(3)
+    a = [list(rng.normal(1.0, 0.5, 10)) for _ in range(3)]
+    b = [list(rng.normal(0.0, 0.5, 10)) for _ in range(3)]
+    gap = hierarchical_contrast(a, b)
+    assert gap["mean"] == pytest.approx(hierarchical_bootstrap(a)["mean"]
+                                        - hierarchical_bootstrap(b)["mean"])
+    assert 0 < gap["low"] < gap["mean"] < gap["high"]
+    same = hierarchical_contrast(a, a)
+    assert same["mean"] == 0 and same["low"] < 0 < same["high"]
+    assert math.isnan(hierarchical_contrast(a, b[:1])["low"])  # one meta-seed: no interval
+
+
+def test_method_contrast_pairs_each_method_with_random_on_its_own_seeds():
+    random = {0: 1.0, 1: 3.0, 2: 2.0}  # sd 1
+    a = [{0: 2.0, 1: 4.0, 2: 3.0}, {0: 3.0, 1: 5.0, 2: 4.0}]  # +1 and +2 over random
+    b = [{0: 1.0, 1: 3.0}, {1: 3.0, 2: 2.0, 9: 0.0}]  # 0 over random; seed 9 unpaired
+    out = method_contrast(a, b, random)
+    assert out["mean"] == pytest.approx(1.5)
+    assert out["n"] == [3, 3, 2, 2]

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "scripts"))
 
@@ -26,6 +27,22 @@ def runs(gain: dict[str, float], negative_shift: float = 0.0, seeds: int = 30) -
                 methods["negative"] = base + 0.1 * negative_shift + 0.02 * rng.standard_normal()
             out += [{"evaluation": evaluation, "game": game, "method": m, "seed": str(seed),
                      "auc": str(x)} for m, x in methods.items()]
+    return out
+
+
+def baselines(heldout_runs: list[dict]) -> list[dict]:
+    """Stand-in (b) rows on the same seeds and random runs: Reptile's members gain 0, joint's 1."""
+    rng = np.random.default_rng(1)
+    out = []
+    for r in heldout_runs:
+        if r["evaluation"] == "heldout" and r["method"] == "random":
+            base = float(r["auc"])
+            methods = {"random": base,
+                       **{f"reptile#{k}": base + 0.02 * rng.standard_normal() for k in range(3)},
+                       **{f"joint#{k}": base + 0.1 + 0.02 * rng.standard_normal()
+                          for k in range(3)}}
+            out += [{**r, "evaluation": "heldout-baselines", "method": m, "auc": str(x)}
+                    for m, x in methods.items()]
     return out
 
 
@@ -80,6 +97,7 @@ def test_the_report_renders_every_stage3_table_from_stand_in_csvs(tmp_path, monk
             writer.writerows(rows)
 
     data = runs(GAINS, seeds=10)
+    data += baselines(data)
     write("stage3_runs.csv", [{**r, "final": r["auc"]} for r in data])
     write("health.csv", health(0.25))
     write("stage3_curves.csv", [{"evaluation": "heldout", "game": g, "method": m, "step": s,
@@ -93,4 +111,11 @@ def test_the_report_renders_every_stage3_table_from_stand_in_csvs(tmp_path, monk
     for title in ("Stage 3, primary", "Stage 3, secondary", "θ⁰ health", "Verdict"):
         assert f"## {title}" in text
     assert "| heldout | MinAtar/Breakout | negative − random |" in text
+    gap = next(line for line in text.splitlines()
+               if line.startswith("| MinAtar/Breakout | leap − reptile |"))
+    sd = np.std([float(r["auc"]) for r in data if (r["evaluation"], r["game"], r["method"])
+                 == ("heldout-baselines", "MinAtar/Breakout", "random")], ddof=1)
+    expected = 0.1 * GAINS["MinAtar/Breakout"] / sd  # Leap's members add 0.2 AUC, Reptile's 0
+    assert float(gap.split("|")[3].split()[0]) == pytest.approx(expected, rel=0.1)
+    assert "| MinAtar/SpaceInvaders | leap − joint |" in text
     assert "**The hypothesis holds: yes.**" in text and (tmp_path / "curves.png").stat().st_size
